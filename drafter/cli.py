@@ -1,0 +1,160 @@
+"""`imr-drafter` command line: ingest, search, quickstart, validate-corpus."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from drafter.errors import DrafterError, QueryError
+from drafter.settings import Settings
+
+SAMPLE_QUERY = "Additional physical therapy 3 x 4 to the lumbar spine"
+SAMPLE_DATE = "2015-06-01"
+
+
+def _print_hits(hits: list, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([h.to_json() for h in hits], indent=2))
+        return
+    for i, h in enumerate(hits, 1):
+        print(f"{i}. [{h.score:.4f}] {h.citation}  <{h.chunk_id}>")
+        print("   " + h.text.replace("\n", " ")[:300])
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from drafter.ingest import ingest_corpus, ingest_pdf, open_index
+    from drafter.retrieval import parse_date
+
+    index = open_index(settings, for_indexing=True)
+    t0 = time.perf_counter()
+    if args.file:
+        if not args.guideline or not args.edition:
+            raise QueryError("Ingesting a PDF needs --guideline NAME and --edition E.")
+        report = ingest_pdf(
+            index, Path(args.file), args.guideline, args.edition,
+            parse_date(args.effective_from), parse_date(args.effective_to),
+        )
+    else:
+        report = ingest_corpus(index, Path(args.corpus) if args.corpus else None, rebuild=args.rebuild)
+    print(f"{report.summary()} in {time.perf_counter() - t0:.1f} s; index holds {index.count()} chunks", file=sys.stderr)
+    return 0
+
+
+def _retriever(settings: Settings):
+    from drafter.ingest import ensure_index, open_index
+    from drafter.retrieval import HybridRetriever
+
+    index = open_index(settings)
+    built = ensure_index(index)
+    if built:
+        print(f"Built the index on first use: {built.summary()}", file=sys.stderr)
+    return HybridRetriever(index, settings.retrieval)
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from drafter.retrieval import check_query, parse_date
+
+    if (args.text is None) == (args.queries is None):
+        raise QueryError("Give either a query TEXT or --queries FILE.")
+    date = parse_date(args.date)
+    if args.text is not None:
+        check_query(args.text, settings.retrieval.max_query_chars)
+    elif not Path(args.queries).exists():
+        raise QueryError(f"{args.queries}: no such file (one query per line).")
+    retriever = _retriever(settings)
+    if args.text is not None:
+        _print_hits(retriever.search(args.text, k=args.k, date=date, mode=args.mode), args.json)
+        return 0
+    path = Path(args.queries)
+    failures = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            hits = retriever.search(line, k=args.k, date=date, mode=args.mode)
+            out = {"query": line, "hits": [h.to_json() for h in hits]}
+        except QueryError as exc:
+            failures += 1
+            out = {"query": line, "error": str(exc), "hits": []}
+        print(json.dumps(out), flush=True)
+    return 1 if failures else 0
+
+
+def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
+    """The README's run command: build (or update) the index, then answer a sample search."""
+    from drafter.ingest import ingest_corpus, open_index
+    from drafter.retrieval import HybridRetriever, parse_date
+
+    t0 = time.perf_counter()
+    index = open_index(settings, for_indexing=True)
+    report = ingest_corpus(index)
+    print(f"Index at {settings.index_dir}: {report.summary()} ({time.perf_counter() - t0:.1f} s)")
+    index.embeddings.set_threads(settings.embedding.threads)
+    retriever = HybridRetriever(index, settings.retrieval)
+    query = args.query or SAMPLE_QUERY
+    print(f"\nSample search: {query!r} (request date {SAMPLE_DATE})\n")
+    _print_hits(retriever.search(query, date=parse_date(SAMPLE_DATE)), as_json=False)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from drafter.corpus.validate import main as validate_main
+
+    return validate_main([str(args.corpus or settings.corpus_dir)])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="imr-drafter", description="Draft IMR determinations citing MTUS passages.")
+    p.add_argument("--verbose", "-v", action="store_true", help="debug logging (may include case text)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("ingest", help="(re)build the guideline index, or add an official guideline PDF")
+    s.add_argument("file", nargs="?", help="a guideline PDF to ingest (omit to sync the bundled corpus)")
+    s.add_argument("--guideline", help="guideline name for the PDF, e.g. 'MTUS Chronic Pain Medical Treatment Guidelines'")
+    s.add_argument("--edition", help="edition of the PDF, e.g. 2009")
+    s.add_argument("--effective-from", help="YYYY-MM-DD the PDF's edition took effect")
+    s.add_argument("--effective-to", help="YYYY-MM-DD it was superseded (omit if in force)")
+    s.add_argument("--corpus", help="topic folder (default DRAFTER_CORPUS_DIR)")
+    s.add_argument("--rebuild", action="store_true", help="drop the collection and embed everything again")
+    s.set_defaults(func=cmd_ingest)
+
+    s = sub.add_parser("search", help="find the guideline passages for a disputed item")
+    s.add_argument("text", nargs="?", help="the disputed item, as the request or letter words it")
+    s.add_argument("--queries", help="file with one query per line; prints one JSON line per query")
+    s.add_argument("--k", type=int, default=None, help="hits to return (default DRAFTER_RETRIEVAL__K)")
+    s.add_argument("--date", help="request date YYYY-MM-DD: only editions in force then")
+    s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("quickstart", help="build the index and answer a sample search")
+    s.add_argument("--query", help="the sample query to answer")
+    s.set_defaults(func=cmd_quickstart)
+
+    s = sub.add_parser("validate-corpus", help="check every topic file's front matter")
+    s.add_argument("--corpus", help="topic folder")
+    s.set_defaults(func=cmd_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        logging.basicConfig(level=logging.DEBUG if args.verbose else settings.log_level, format="%(levelname)s %(name)s: %(message)s")
+        for noisy in ("chromadb", "httpx", "sentence_transformers", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        return args.func(args, settings)
+    except DrafterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The guideline corpus: topic files, their schema, and their chunks."""

