@@ -60,17 +60,23 @@ def make_embeddings(settings: Settings, *, for_indexing: bool = False) -> LocalS
     return LocalSentenceEmbeddings(settings.embedding.model_path, threads=threads, batch_size=settings.embedding.batch_size)
 
 
-def chroma_embedding_function(embeddings: Embeddings) -> Any:
-    """Wrap our embeddings as a Chroma EmbeddingFunction, so Chroma's default (a hub download) is never used."""
+def chroma_embedding_function(embeddings: Embeddings | None) -> Any:
+    """Our embeddings as a Chroma EmbeddingFunction, so Chroma's default (a hub download) is never used.
+
+    Chroma stores the function's name in the collection; when it rebuilds the function from that config
+    (no model at hand), calling it raises a ConfigError instead of falling back to a download.
+    """
     from chromadb.api.types import EmbeddingFunction
 
-    class _DrafterEF(EmbeddingFunction):  # type: ignore[type-arg]
-        def __init__(self, inner: Embeddings) -> None:
+    class DrafterEmbeddingFunction(EmbeddingFunction):  # type: ignore[type-arg]
+        def __init__(self, inner: Embeddings | None) -> None:
             self._inner = inner
 
-        def __call__(self, input: list[str]) -> list[list[float]]:  # noqa: A002 - Chroma's signature
+        def __call__(self, input: list[str]) -> list[Any]:  # noqa: A002 - Chroma's signature
             import numpy as np
 
+            if self._inner is None:
+                raise ConfigError("This index must be opened through IMR Drafter, which supplies the local embedding model.")
             return [np.asarray(v, dtype="float32") for v in self._inner.embed_documents(list(input))]
 
         @staticmethod
@@ -78,13 +84,13 @@ def chroma_embedding_function(embeddings: Embeddings) -> Any:
             return "imr-drafter-local-minilm"
 
         def get_config(self) -> dict[str, Any]:
-            return {}
+            return {"model": getattr(self._inner, "model_name", "")}
 
         @staticmethod
         def build_from_config(config: dict[str, Any]) -> "EmbeddingFunction":  # type: ignore[type-arg]
-            raise ConfigError("Open the index through IMR Drafter, which supplies the local embedding model.")
+            return DrafterEmbeddingFunction(None)
 
         def default_space(self) -> str:
             return "cosine"
 
-    return _DrafterEF(embeddings)
+    return DrafterEmbeddingFunction(embeddings)

@@ -69,11 +69,18 @@ class GuidelineIndex:
         self.embeddings = embeddings
         self.client = client if client is not None else make_chroma_client(settings)
         self._ef = chroma_embedding_function(embeddings)
-        self.collection = self.client.get_or_create_collection(
-            name=settings.collection,
-            embedding_function=self._ef,
-            metadata={"hnsw:space": "cosine", "embedding_model": embeddings.model_name},
-        )
+        try:
+            self.collection = self.client.get_or_create_collection(
+                name=settings.collection,
+                embedding_function=self._ef,
+                metadata={"hnsw:space": "cosine", "embedding_model": embeddings.model_name},
+            )
+        except Exception as exc:  # HTTP and storage errors surface as many types
+            where = f"the Chroma server at {settings.chroma_url}" if settings.chroma_url else f"the index at {settings.index_dir}"
+            raise IndexError_(
+                f"Cannot open {where} ({type(exc).__name__}: {exc}). Check that the server is running "
+                "(`chroma run --path DIR --port PORT`) or that DRAFTER_HOME is writable."
+            ) from exc
         stored = (self.collection.metadata or {}).get("embedding_model")
         if stored and stored != embeddings.model_name:
             raise IndexError_(
