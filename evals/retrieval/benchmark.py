@@ -106,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     for m in MODES:
         r = results[m]
         print(f"{m:<8} {r['recall@1']:>9.3f} {r['recall@5']:>9.3f} {r['mrr']:>7.3f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f}")
+    by_set: dict[str, list[dict]] = {}
+    for q in queries:
+        by_set.setdefault(q["source"].split(":")[0], []).append(q)
+    print("recall@5 by query set (dense / bm25 / hybrid):")
+    for name, qs in sorted(by_set.items()):
+        missed = {m: {(x["query"], x["date"]) for x in results[m]["misses"]} for m in MODES}
+        cells = [sum((q["query"], q.get("date")) not in missed[m] for q in qs) / len(qs) for m in MODES]
+        print(f"  {name:<28} n={len(qs):<4} " + " / ".join(f"{c:.3f}" for c in cells))
     gain = results["hybrid"]["recall@5"] - results["dense"]["recall@5"]
     print(f"hybrid - dense recall@5: {gain * 100:+.1f} points")
     if args.show_misses:
