@@ -41,6 +41,28 @@ class RetrievalSettings(BaseModel):
     chunk_chars: int = Field(default=900, ge=200, le=8000, description="target chunk size in characters")
 
 
+class LLMSettings(BaseModel):
+    backend: str = Field(default="llamacpp", description="llamacpp (embedded), openai (OpenAI-compatible server) or fake (tests)")
+    model: str = Field(default="qwen2.5-coder-1.5b-instruct-q4_k_m", description="embedded model name, or the server's model id")
+    model_path: str | None = Field(default=None, description="a GGUF file to use instead of assembling the packaged one")
+    threads: int = Field(default=2, ge=1, le=64, description="llama.cpp threads; use 1 on a busy machine")
+    n_ctx: int = Field(default=4096, ge=512, le=32768)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    seed: int = 7
+    max_tokens_rationale: int = Field(default=320, ge=32, le=4096)
+    max_tokens_summary: int = Field(default=360, ge=32, le=4096)
+    retries: int = Field(default=2, ge=0, le=5, description="re-asks after malformed output before the fallback template")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    api_key: str | None = Field(default=None, description="key for the server (or OPENAI_API_KEY)")
+    timeout_s: float = Field(default=120.0, gt=0, description="per-request timeout for a server backend")
+
+
+class IntakeSettings(BaseModel):
+    max_file_mb: float = Field(default=25.0, gt=0, description="larger case files are refused")
+    max_case_chars: int = Field(default=400_000, ge=1000, description="total extracted text per case")
+    max_items: int = Field(default=12, ge=1, le=100)
+
+
 class Settings(BaseSettings):
     """IMR Drafter settings. Every field is documented in the README."""
 
@@ -53,8 +75,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Jinja2 prompt templates")
 
-    @field_validator("home", "corpus_dir")
+    @field_validator("home", "corpus_dir", "prompts_dir")
     @classmethod
     def _expand(cls, v: Path) -> Path:
         return Path(v).expanduser()
@@ -66,3 +91,7 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"

@@ -1,0 +1,243 @@
+"""Intake: a case file or folder (.txt, .md, .pdf, .docx) -> documents, disputed items and the request date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drafter.errors import DrafterError
+from drafter.settings import IntakeSettings
+
+SUPPORTED = {".txt", ".md", ".pdf", ".docx"}
+
+
+class IntakeError(DrafterError):
+    """A case file cannot be read; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Document:
+    name: str
+    text: str
+    kind: str  # "ur" (utilization review letter), "rfa", "report"
+
+    @property
+    def is_ur(self) -> bool:
+        return self.kind == "ur"
+
+
+@dataclass
+class Case:
+    documents: list[Document]
+    items: list[str] = field(default_factory=list)
+    request_date: dt.date | None = None
+    date_source: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def evidence(self) -> list[Document]:
+        """Documents whose statements count as case facts: the records, not the UR reviewer's opinion."""
+        docs = [d for d in self.documents if not d.is_ur]
+        return docs or self.documents
+
+    def doc(self, name: str) -> Document:
+        return next(d for d in self.documents if d.name == name)
+
+
+# -- reading files -------------------------------------------------------------------------------
+def _read_text_file(path: Path) -> str:
+    raw = path.read_bytes()
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def _read_pdf(path: Path) -> str:
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted:
+            raise IntakeError(f"{path.name}: the PDF is encrypted. Save an unencrypted copy and try again.")
+        return "\n\n".join((p.extract_text() or "") for p in reader.pages)
+    except IntakeError:
+        raise
+    except Exception as exc:  # pypdf raises many error types on damaged files
+        raise IntakeError(f"{path.name}: not a readable PDF ({type(exc).__name__}: {exc}).") from exc
+
+
+def _read_docx(path: Path) -> str:
+    try:
+        import docx
+
+        d = docx.Document(str(path))
+    except Exception as exc:  # python-docx raises zipfile/KeyError/ValueError on bad files
+        raise IntakeError(f"{path.name}: not a readable DOCX ({type(exc).__name__}). Re-save it from Word, or export it as PDF or text.") from exc
+    parts = [p.text for p in d.paragraphs]
+    for table in d.tables:
+        for row in table.rows:
+            parts.append(" | ".join(c.text for c in row.cells))
+    return "\n".join(parts)
+
+
+def _kind(name: str, text: str) -> str:
+    low_name = name.lower()
+    head = text[:600].lower()
+    if re.search(r"(^|[_\-\s])ur([_\-\s.]|$)|utilization", low_name) or "utilization review determination" in head \
+            or re.search(r"utilization review (decision|report|determination)", head):
+        return "ur"
+    if "rfa" in low_name or "request for authorization" in head:
+        return "rfa"
+    return "report"
+
+
+def read_document(path: Path, settings: IntakeSettings) -> Document:
+    """One file -> Document, or an IntakeError naming the file."""
+    path = Path(path)
+    if not path.exists():
+        raise IntakeError(f"{path}: no such file.")
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED:
+        raise IntakeError(f"{path.name}: unsupported file type {ext or '(none)'}; give .txt, .md, .pdf or .docx.")
+    size = path.stat().st_size
+    if size == 0:
+        raise IntakeError(f"{path.name}: the file is empty.")
+    if size > settings.max_file_mb * 2**20:
+        raise IntakeError(
+            f"{path.name}: {size / 2**20:.1f} MB is over the {settings.max_file_mb:g} MB limit "
+            "(DRAFTER_INTAKE__MAX_FILE_MB). Split it or remove scanned images."
+        )
+    text = {".pdf": _read_pdf, ".docx": _read_docx}.get(ext, _read_text_file)(path)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
+    if len(re.sub(r"\s", "", text)) < 20:
+        what = "no text layer (a scanned PDF?). Run OCR (e.g. ocrmypdf) and try again" if ext == ".pdf" else "no text"
+        raise IntakeError(f"{path.name}: {what}.")
+    return Document(name=path.name, text=text, kind=_kind(path.name, text))
+
+
+def load_case(path: Path, settings: IntakeSettings, items: list[str] | None = None, request_date: dt.date | None = None) -> Case:
+    """Read a case (file or folder). Every unreadable file is reported at once; nothing is silently skipped."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "expected.json")
+        if not files:
+            raise IntakeError(f"{path}: the folder has no files.")
+    elif path.exists():
+        files = [path]
+    else:
+        raise IntakeError(f"{path}: no such file or folder.")
+    docs, problems = [], []
+    for f in files:
+        try:
+            docs.append(read_document(f, settings))
+        except IntakeError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise IntakeError("Cannot read the case:\n" + "\n".join(problems))
+    total = sum(len(d.text) for d in docs)
+    if total > settings.max_case_chars:
+        raise IntakeError(
+            f"{path}: {total:,} characters of text is over the {settings.max_case_chars:,} limit "
+            "(DRAFTER_INTAKE__MAX_CASE_CHARS); give the relevant reports only."
+        )
+    case = Case(documents=docs)
+    case.items = [i.strip() for i in items if i.strip()] if items else find_disputed_items(docs)
+    if items is not None and any(not i.strip() for i in items):
+        raise IntakeError("An --item is empty; give the disputed treatment as the request words it.")
+    if len(case.items) > settings.max_items:
+        raise IntakeError(f"{len(case.items)} disputed items is over the limit of {settings.max_items}; draft them in groups.")
+    if request_date is not None:
+        case.request_date, case.date_source = request_date, "given"
+    else:
+        case.request_date, case.date_source = find_request_date(docs)
+    return case
+
+
+# -- disputed items ---------------------------------------------------------------------------------
+_DECISION_WORDS = r"(non[- ]?certif\w*|not\s+certified|not\s+medically\s+necessary|denied|deny|modified|partially\s+certified|upheld|overturned)"
+_ITEM_LINE = re.compile(
+    rf"^\s*(?:\d+[.)]\s*|[-*•]\s*)?(?P<item>[^:\n]{{3,200}}?)(?:\s*[:\-–]\s*|\s{{2,}}){_DECISION_WORDS}(?:\s+(?:to|as)\s[^\n]*)?\s*\.?\s*$", re.I | re.M
+)
+_RFA_LINE = re.compile(r"^\s*(?:service/good requested|requested (?:service|treatment)|treatment requested)\s*:\s*(?P<item>.+)$", re.I | re.M)
+_DISPUTE_HEADER = re.compile(r"treatment\(?s?\)?\s+in\s+dispute[^\n]*\n", re.I)
+
+
+def _clean_item(s: str) -> str:
+    s = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", s)
+    s = re.sub(r"^(?:request(?:ed)?\s+(?:for\s+)?|the request for\s+)", "", s, flags=re.I)
+    return " ".join(s.split()).strip(" .;,")
+
+
+def find_disputed_items(docs: list[Document]) -> list[str]:
+    """Items the UR letter decided against (non-certified or modified), or a "Treatment(s) in Dispute" list."""
+    found: list[str] = []
+    for d in docs:
+        for m in _DISPUTE_HEADER.finditer(d.text):
+            for line in d.text[m.end():].split("\n"):
+                if not line.strip():
+                    break
+                found.append(_clean_item(line))
+    for d in (d for d in docs if d.is_ur):
+        for m in _ITEM_LINE.finditer(d.text):
+            item = _clean_item(m.group("item"))
+            if len(item) >= 3 and not re.match(r"(?i)(date|rationale|decision|determination|status|reviewer|guidelines?|the request)\b", item):
+                found.append(item)
+    if not found:
+        for d in (d for d in docs if d.kind == "rfa"):
+            found.extend(_clean_item(m.group("item")) for m in _RFA_LINE.finditer(d.text))
+    out: list[str] = []
+    for i in found:
+        if i.lower() not in {o.lower() for o in out}:
+            out.append(i)
+    return out
+
+
+# -- dates --------------------------------------------------------------------------------------------
+_DATE = r"(\d{1,2})/(\d{1,2})/(\d{2,4})"
+
+
+def parse_us_date(text: str) -> dt.date | None:
+    m = re.search(_DATE, text)
+    if not m:
+        m2 = re.search(r"(\d{4})-(\d{2})-(\d{2})", text)
+        if not m2:
+            return None
+        try:
+            return dt.date(int(m2.group(1)), int(m2.group(2)), int(m2.group(3)))
+        except ValueError:
+            return None
+    month, day, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    if year < 100:
+        year += 2000
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def find_request_date(docs: list[Document]) -> tuple[dt.date | None, str]:
+    """The RFA date if there is one, else the UR date: it selects the guideline edition."""
+    labelled = [
+        ("rfa", r"(?:date of (?:request|rfa)|rfa date|date rfa received|request date|date of service request)\s*:?\s*"),
+        ("rfa", r"^date\s*:\s*"),
+        ("ur", r"(?:date of (?:determination|decision|ur|review)|ur (?:date|denial date)|determination date)\s*:?\s*"),
+    ]
+    for kind, label in labelled:
+        for d in docs:
+            if kind == "rfa" and label.startswith("^") and d.kind != "rfa":
+                continue
+            m = re.search(label + r"(" + _DATE + r"|\d{4}-\d{2}-\d{2})", d.text, flags=re.I | re.M)
+            if m:
+                date = parse_us_date(m.group(1))
+                if date:
+                    return date, f"{d.name}: {m.group(0).strip()}"
+    for d in docs:
+        m = re.search(r"(\d{4}-\d{2}-\d{2})", d.name)
+        if m and d.kind in ("rfa", "ur"):
+            return parse_us_date(m.group(1)), f"file name {d.name}"
+    return None, ""

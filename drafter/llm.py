@@ -1,0 +1,184 @@
+"""The one LLM factory (LangChain chat models) and schema-constrained JSON generation with retries.
+
+Backends: `llamacpp` (embedded default, offline), `openai` (any OpenAI-compatible server: vLLM, Ollama,
+llama.cpp server; case text leaves the machine only here) and `fake` (deterministic; unit tests).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import BaseModel, ValidationError
+
+from drafter.errors import ConfigError, DrafterError
+from drafter.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=BaseModel)
+
+
+class LLMError(DrafterError):
+    """The language model could not be reached or answered unusably."""
+
+
+@dataclass
+class Generation:
+    """What one structured call produced, with what it cost."""
+
+    value: BaseModel | None
+    raw: str = ""
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+class FakeChatModel(BaseChatModel):
+    """Deterministic chat model for unit tests.
+
+    By default it answers with JSON built from the bullet lines ("- ...") of the last user message, so
+    its prose is exactly the findings it was given. `script` replaces that with fixed replies in order
+    (used to test malformed output and retries).
+    """
+
+    script: list[str] | None = None
+    calls: int = 0
+    responder: Callable[[list[BaseMessage], dict], str] | None = None
+
+    @property
+    def _llm_type(self) -> str:
+        return "fake"
+
+    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+        self.calls += 1
+        if self.script is not None:
+            text = self.script[min(self.calls - 1, len(self.script) - 1)]
+        elif self.responder is not None:
+            text = self.responder(messages, kwargs)
+        else:
+            text = default_fake_reply(messages, kwargs)
+        prompt_chars = sum(len(str(m.content)) for m in messages)
+        msg = AIMessage(content=text, usage_metadata={
+            "input_tokens": prompt_chars // 4, "output_tokens": len(text) // 4, "total_tokens": (prompt_chars + len(text)) // 4,
+        })
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def default_fake_reply(messages: list[BaseMessage], kwargs: dict) -> str:
+    """Fill the requested JSON schema from the prompt's bullet lines (deterministic)."""
+    user = str(messages[-1].content)
+    bullets = [b.strip() for b in re.findall(r"^- (.+)$", user, flags=re.M)]
+    schema = ((kwargs.get("response_format") or {}).get("schema")) or {}
+    props = schema.get("properties", {})
+    out: dict[str, Any] = {}
+    for name, spec in props.items():
+        if spec.get("type") == "array":
+            enum = (spec.get("items") or {}).get("enum")
+            out[name] = list(enum[:1]) if enum else bullets[:3]
+        elif spec.get("type") == "string":
+            out[name] = " ".join(b.rstrip(".") + "." for b in bullets)[: spec.get("maxLength", 2000)]
+        else:
+            out[name] = None
+    return json.dumps(out)
+
+
+def make_chat_model(settings: Settings, *, fake: FakeChatModel | None = None) -> BaseChatModel:
+    """Build the chat model named by `settings.llm.backend`."""
+    llm = settings.llm
+    if llm.backend == "fake":
+        return fake or FakeChatModel()
+    if llm.backend == "llamacpp":
+        from drafter.model_assets import ensure_model_file
+
+        path = ensure_model_file(settings)
+        try:
+            from langchain_community.chat_models import ChatLlamaCpp
+        except ImportError as exc:  # pragma: no cover - install problem
+            raise ConfigError("llama-cpp-python is not installed; run scripts/setup.sh.") from exc
+        return ChatLlamaCpp(
+            model_path=str(path), n_ctx=llm.n_ctx, n_threads=llm.threads, n_batch=512, temperature=llm.temperature,
+            seed=llm.seed, max_tokens=llm.max_tokens_rationale, verbose=False,
+        )
+    if llm.backend == "openai":
+        if not llm.base_url:
+            raise ConfigError("The openai backend needs DRAFTER_LLM__BASE_URL (e.g. http://127.0.0.1:8000/v1).")
+        from langchain_openai import ChatOpenAI
+
+        import os
+
+        key = llm.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed"
+        return ChatOpenAI(
+            base_url=llm.base_url, model=llm.model, api_key=key, temperature=llm.temperature, timeout=llm.timeout_s,
+            max_retries=0, seed=llm.seed,
+        )
+    raise ConfigError(f"Unknown LLM backend {llm.backend!r}: use llamacpp, openai or fake (DRAFTER_LLM__BACKEND).")
+
+
+def model_label(settings: Settings) -> str:
+    return f"{settings.llm.backend}:{settings.llm.model}"
+
+
+def _response_format(backend: str, schema_model: type[BaseModel], schema: dict) -> dict:
+    if backend == "openai":
+        return {"type": "json_schema", "json_schema": {"name": schema_model.__name__, "schema": schema, "strict": False}}
+    return {"type": "json_object", "schema": schema}
+
+
+def _extract_json(text: str) -> str:
+    """The JSON object in a reply (models sometimes wrap it in prose or code fences)."""
+    m = re.search(r"\{.*\}", text, flags=re.S)
+    return m.group(0) if m else text
+
+
+def generate_structured(
+    chat: BaseChatModel,
+    backend: str,
+    system: str,
+    user: str,
+    schema_model: type[T],
+    schema: dict | None = None,
+    max_tokens: int = 300,
+    retries: int = 2,
+) -> Generation:
+    """Ask for JSON matching `schema`; validate with `schema_model`; re-ask at most `retries` times.
+
+    Returns a Generation whose `value` is None when every attempt was malformed (the caller falls back).
+    Connection failures and timeouts raise LLMError at once: retrying a dead server only adds waiting.
+    """
+    schema = schema or schema_model.model_json_schema()
+    gen = Generation(value=None)
+    messages: list[BaseMessage] = [SystemMessage(content=system), HumanMessage(content=user)]
+    t0 = time.perf_counter()
+    for attempt in range(retries + 1):
+        gen.attempts = attempt + 1
+        try:
+            reply = chat.invoke(messages, response_format=_response_format(backend, schema_model, schema), max_tokens=max_tokens)
+        except Exception as exc:  # transport errors come in many types (httpx, openai, llama_cpp)
+            name = type(exc).__name__
+            if any(k in name for k in ("Connect", "Timeout", "APIConnection", "APIStatus")) or isinstance(exc, OSError):
+                raise LLMError(
+                    f"The {backend} model server did not answer ({name}: {exc}). Check that it is running at the "
+                    "configured DRAFTER_LLM__BASE_URL, or switch to the embedded model (DRAFTER_LLM__BACKEND=llamacpp)."
+                ) from exc
+            raise LLMError(f"The {backend} model failed: {name}: {exc}") from exc
+        usage = getattr(reply, "usage_metadata", None) or {}
+        gen.prompt_tokens += int(usage.get("input_tokens", 0))
+        gen.completion_tokens += int(usage.get("output_tokens", 0))
+        gen.raw = str(reply.content)
+        try:
+            gen.value = schema_model.model_validate_json(_extract_json(gen.raw))
+            break
+        except (ValidationError, ValueError) as exc:
+            gen.errors.append(f"attempt {attempt + 1}: {str(exc).splitlines()[0]}")
+            log.info("malformed model output on attempt %d (%s)", attempt + 1, schema_model.__name__)
+    gen.seconds = time.perf_counter() - t0
+    return gen
