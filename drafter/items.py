@@ -211,7 +211,7 @@ def parse_item(raw: str) -> ParsedItem:
         if m:
             item.visits = _int(_num(m.group(1)))
         else:
-            m = re.search(r"(?<![a-z])x\s*(\d+)\s*(days?)?\b(?!\s*(?:weeks?|months?|mo\b))", low)
+            m = re.search(r"(?<![a-z])x\s*(\d+)\s*(days?)?\b(?!\s*(?:weeks?|months?|mo\b|hours?|hrs?))", low)
             if m and (item.category in ("rehabilitation", "programs", "psychological", "injections", "evaluation_management", "home_health")):
                 if not m.group(2) or item.category == "programs":
                     item.visits = int(m.group(1))

@@ -60,6 +60,7 @@ class Hit:
     score: float
     text: str
     ranks: dict[str, int] = field(default_factory=dict)
+    category: str = ""
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -107,6 +108,8 @@ class Lexicon:
                     strength = len(core) + 1.0
             elif n in q:
                 strength = len(core) + 1.0
+            elif " " in core and self._gapped(core.split(), q):
+                strength = len(core) * 0.8
             elif term in self._single:
                 ratio = max((fuzz.ratio(core, tok) for tok in q_tokens if abs(len(tok) - len(core)) <= 2), default=0)
                 if ratio >= 85:
@@ -116,6 +119,25 @@ class Lexicon:
                     if tid not in best or best[tid].strength < strength:
                         best[tid] = LexiconMatch(tid, term, strength)
         return sorted(best.values(), key=lambda m: -m.strength)
+
+    @staticmethod
+    def _gapped(term: list[str], q: str, max_gap: int = 2) -> bool:
+        """All words of a multi-word term, in order, with at most `max_gap` other words between neighbours
+        ("MRI left knee" names "MRI knee")."""
+        words = q.split()
+        for start, w in enumerate(words):
+            if w != term[0]:
+                continue
+            pos, ok = start, True
+            for t in term[1:]:
+                window = words[pos + 1 : pos + 2 + max_gap]
+                if t not in window:
+                    ok = False
+                    break
+                pos = pos + 1 + window.index(t)
+            if ok:
+                return True
+        return False
 
 
 class HybridRetriever:
@@ -249,6 +271,7 @@ class HybridRetriever:
             score=round(score, 6),
             text=c.text,
             ranks=dict(ranks),
+            category=str(m.get("category", "")),
         )
 
 

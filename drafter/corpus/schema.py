@@ -133,6 +133,15 @@ class Criterion(BaseModel):
     fact: str = Field(description="the case fact this criterion checks (a key of FACTS)")
     applies: Literal["initial", "continuation", "all"] = "all"
     page: int | None = Field(default=None, description="printed page where the guideline states it")
+    expect: Literal["present", "absent", "any"] = Field(
+        default="present",
+        description="present: the fact must be documented; absent: the fact must NOT hold (e.g. no red flags); "
+        "any: informational, recorded but never decisive",
+    )
+    any_of: str | None = Field(
+        default=None,
+        description="criteria sharing an any_of label are alternatives: the group is met when any one is met",
+    )
 
     @field_validator("id")
     @classmethod
@@ -175,6 +184,16 @@ class Limit(BaseModel):
         return self
 
 
+class Exclusion(BaseModel):
+    """A drug, ingredient or form the topic names as not recommended (checked against the item string)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    term: str = Field(min_length=3, description="word or phrase as requests write it, e.g. 'gabapentin'")
+    note: str = Field(min_length=10, description="what the guideline says about it")
+    page: int | None = None
+
+
 class TopicMeta(BaseModel):
     """YAML front matter of one guideline topic file."""
 
@@ -194,6 +213,7 @@ class TopicMeta(BaseModel):
     recommendation: Recommendation
     criteria: list[Criterion] = Field(default_factory=list)
     limits: list[Limit] = Field(default_factory=list)
+    excludes: list[Exclusion] = Field(default_factory=list)
 
     @field_validator("id")
     @classmethod

@@ -1,0 +1,296 @@
+"""Criteria: the governing topics' structured criteria and limits, checked against the case facts.
+
+Deterministic and auditable: every line says which criterion, met / not_met / unknown, the evidence
+span it rests on and the guideline passage it comes from. The proposed decision follows fixed rules:
+
+1. no topic in force names the item            -> needs_review (the reviewer picks the guideline)
+2. the governing topic does not recommend it   -> upheld
+3. any criterion or limit not met               -> upheld
+4. any criterion or limit unknown               -> needs_review (what is missing is listed)
+5. every criterion and limit met                -> overturned
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from drafter.corpus.schema import Criterion, Limit, Recommendation, TopicMeta
+from drafter.facts import Fact, FactFinder, Span
+from drafter.items import ParsedItem
+from drafter.retrieval import Hit
+
+Status = Literal["met", "not_met", "unknown"]
+Decision = Literal["upheld", "overturned", "needs_review"]
+
+
+class Citation(BaseModel):
+    chunk_id: str
+    guideline: str
+    edition: str
+    topic: str
+    pages: list[int] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, hit: Hit) -> Citation:
+        return cls(chunk_id=hit.chunk_id, guideline=hit.guideline, edition=hit.edition, topic=hit.topic, pages=hit.pages)
+
+
+class CriterionResult(BaseModel):
+    criterion: str
+    criterion_id: str
+    topic_id: str
+    fact: str
+    status: Status
+    value: float | str | None = None
+    evidence: Span | None = None
+    citation: Citation | None = None
+    note: str = ""
+    decisive: bool = True
+    group: str | None = None
+
+    def finding(self) -> str:
+        """One plain sentence for the rationale prompt and the fallback template."""
+        what = self.note or self.criterion.rstrip(".")
+        if self.status == "met":
+            return f"Met: {what}."
+        if self.status == "not_met":
+            return f"Not met: {what}."
+        return f"Not documented: {what}."
+
+
+class Assessment(BaseModel):
+    item: str
+    parsed: ParsedItem
+    phase: Literal["initial", "continuation"]
+    decision: Decision
+    reasons: list[str]
+    governing_topic: str | None = None
+    topic_ids: list[str] = Field(default_factory=list)
+    criteria: list[CriterionResult] = Field(default_factory=list)
+    facts: dict[str, Fact] = Field(default_factory=dict)
+
+
+POSTSURGICAL = "MTUS Postsurgical Treatment Guidelines"
+
+
+def governing_hits(hits: list[Hit], item: ParsedItem | None = None) -> list[Hit]:
+    """Hits whose topic the item names (via the topic's applies_to vocabulary), in rank order.
+
+    Post-operative therapy is governed by the Postsurgical guidelines when one of their topics was retrieved.
+    """
+    named = [h for h in hits if "lexicon" in h.ranks]
+    if item is not None and item.category != "unknown":
+        named.sort(key=lambda h: 0 if h.category == item.category else 1)
+    if item is not None and item.post_op and item.category == "rehabilitation":
+        post = [h for h in hits if h.guideline == POSTSURGICAL]
+        if post:
+            return post + [h for h in named if h not in post]
+    return named
+
+
+_VISIT_CATEGORIES = {"rehabilitation", "psychological", "programs", "injections", "evaluation_management"}
+
+
+def _phase(item: ParsedItem, ff: FactFinder) -> tuple[str, Fact | None]:
+    """initial (a first course or trial) or continuation (more of a treatment already given)."""
+    continued_word = re.search(r"\b(additional|continued|continue|more|further|extension|repeat|refill|ongoing|renew\w*|purchase)\b", item.raw, re.I)
+    if item.treatment == "medication":
+        f = ff.find("duration_of_use_weeks", item)
+        if continued_word or (f.status == "present" and (f.value or 0) >= 2) or ff.current_use(item).status == "present":
+            return "continuation", f
+        return "initial", f
+    if item.category not in _VISIT_CATEGORIES:
+        return ("continuation" if continued_word else "initial"), None
+    if item.post_op:
+        f = ff.find("postsurgical_visits_completed", item)
+    else:
+        f = ff.find("prior_visits_completed", item)
+    if continued_word:
+        return "continuation", f
+    if f.status == "present" and (f.value or 0) > 0:
+        return "continuation", f
+    return "initial", f
+
+
+def _citation_for(topic_id: str, page: int | None, passages: list[Hit]) -> Citation | None:
+    mine = [h for h in passages if h.topic_id == topic_id]
+    if page is not None:
+        for h in mine:
+            if page in h.pages:
+                return Citation.of(h)
+    return Citation.of(mine[0]) if mine else None
+
+
+def _diagnosis_matches(condition: str, ff: FactFinder) -> bool:
+    words = [w for w in re.findall(r"[a-z]{5,}", condition.lower()) if w not in {"unspecified", "other", "after", "visits", "phase"}]
+    return bool(words) and all(w[:6] in ff.all_text for w in words[:2])
+
+
+def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str, prior: Fact | None, passages: list[Hit]) -> list[CriterionResult]:
+    out: list[CriterionResult] = []
+    visit_limits = [lim for lim in meta.limits if lim.unit in ("visits", "sessions", "treatments") and lim.max and not (lim.condition and "per week" in lim.condition)]
+    if visit_limits and item.visits:
+        matching = [lim for lim in visit_limits if lim.condition and _diagnosis_matches(lim.condition, ff)]
+        lim = max(matching or visit_limits, key=lambda x: x.max or 0)
+        cite = _citation_for(meta.id, lim.page, passages)
+        label = f"at most {lim.max:g} {lim.unit}" + (f" over {lim.over_weeks:g} weeks" if lim.over_weeks else "") + (f" for {lim.condition}" if lim.condition else "")
+        if phase == "continuation":
+            if prior is None or prior.status != "present":
+                out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
+                                           fact="prior_visits_completed", status="unknown", citation=cite,
+                                           note=f"the number of prior visits is not documented, so the total against {label} cannot be checked"))
+            else:
+                total = float(prior.value or 0) + item.visits
+                ok = total <= (lim.max or 0)
+                out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
+                                           fact="prior_visits_completed", status="met" if ok else "not_met", value=total, evidence=prior.span, citation=cite,
+                                           note=f"{prior.value:g} visits completed plus {item.visits} requested make {total:g}, {'within' if ok else 'beyond'} {label}"))
+        else:
+            ok = item.visits <= (lim.max or 0)
+            out.append(CriterionResult(criterion=f"Requested visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
+                                       fact="prior_visits_completed", status="met" if ok else "not_met", value=item.visits, citation=cite,
+                                       note=f"{item.visits} visits requested, {'within' if ok else 'beyond'} {label}"))
+    for lim in meta.limits:
+        cite = _citation_for(meta.id, lim.page, passages)
+        if lim.unit == "mme_per_day" and lim.max:
+            f = ff.find("daily_mme", item)
+            if f.status == "present":
+                ok = float(f.value) <= lim.max
+                out.append(CriterionResult(criterion=f"Daily dose at most {lim.max:g} mg oral morphine equivalents.", criterion_id="limit-mme", topic_id=meta.id,
+                                           fact="daily_mme", status="met" if ok else "not_met", value=f.value, evidence=f.span, citation=cite,
+                                           note=f"{f.value:g} mg MED a day, {'within' if ok else 'above'} the {lim.max:g} mg ceiling"))
+        elif lim.unit == "weeks" and lim.max and item.treatment == "medication":
+            f = ff.find("duration_of_use_weeks", item)
+            if f.status == "present":
+                ok = float(f.value) <= lim.max
+                out.append(CriterionResult(criterion=f"Use limited to {lim.max:g} weeks" + (f" ({lim.condition})" if lim.condition else "") + ".",
+                                           criterion_id="limit-weeks", topic_id=meta.id, fact="duration_of_use_weeks", status="met" if ok else "not_met",
+                                           value=f.value, evidence=f.span, citation=cite,
+                                           note=f"in use for about {f.value:g} weeks, {'within' if ok else 'beyond'} the {lim.max:g}-week limit"))
+        elif lim.unit == "hours_per_week" and lim.max and item.hours_per_day:
+            hours = item.hours_per_day * (item.days_per_week or 7)
+            ok = hours <= lim.max
+            out.append(CriterionResult(criterion=f"At most {lim.max:g} hours a week.", criterion_id="limit-hours", topic_id=meta.id, fact="hours_per_week",
+                                       status="met" if ok else "not_met", value=hours, citation=cite, note=f"{hours:g} hours a week requested"))
+        elif lim.unit == "days" and lim.max and item.rental_days:
+            ok = item.rental_days <= lim.max
+            out.append(CriterionResult(criterion=f"At most {lim.max:g} days" + (f" ({lim.condition})" if lim.condition else "") + ".", criterion_id="limit-days",
+                                       topic_id=meta.id, fact="trial_completed", status="met" if ok else "not_met", value=item.rental_days, citation=cite,
+                                       note=f"{item.rental_days} days requested"))
+    return out
+
+
+_NUMERIC_FACTS = {"prior_visits_completed", "postsurgical_visits_completed", "daily_mme", "duration_of_use_weeks",
+                  "symptom_duration_weeks", "hours_per_week", "age"}
+
+
+def _criterion_result(c: Criterion, meta: TopicMeta, fact: Fact, passages: list[Hit], phase: str = "initial") -> CriterionResult | None:
+    if c.fact in _NUMERIC_FACTS:
+        return None  # numbers are judged against the topic's limits, not as yes/no criteria
+    note = fact.note
+    if c.applies == "continuation" and phase == "continuation" and c.expect == "present" and fact.status == "unknown":
+        # continuing a treatment needs documented benefit (9792.20): silence in the records is "not documented"
+        return CriterionResult(criterion=c.text, criterion_id=c.id, topic_id=meta.id, fact=c.fact, status="not_met",
+                               citation=_citation_for(meta.id, c.page, passages), note=f"the records do not document it: {c.text.rstrip('.').lower()}",
+                               group=f"{meta.id}:{c.any_of}" if c.any_of else None)
+    if c.expect == "absent":
+        # a gate such as "no contraindication": silence in the records reads as none documented
+        status: Status = {"present": "not_met", "absent": "met", "unknown": "met"}[fact.status]
+        if fact.status == "unknown":
+            note = note or "none documented"
+    else:
+        status = {"present": "met", "absent": "not_met", "unknown": "unknown"}[fact.status]
+    return CriterionResult(criterion=c.text, criterion_id=c.id, topic_id=meta.id, fact=c.fact, status=status, value=fact.value,
+                           evidence=fact.span, citation=_citation_for(meta.id, c.page, passages), note=note,
+                           decisive=c.expect != "any", group=f"{meta.id}:{c.any_of}" if c.any_of else None)
+
+
+def decisive_statuses(results: list[CriterionResult]) -> list[tuple[Status, list[CriterionResult]]]:
+    """One status per decisive criterion, alternatives (any_of groups) folded into one."""
+    out: list[tuple[Status, list[CriterionResult]]] = []
+    groups: dict[str, list[CriterionResult]] = {}
+    for r in results:
+        if not r.decisive:
+            continue
+        if r.group:
+            groups.setdefault(r.group, []).append(r)
+        else:
+            out.append((r.status, [r]))
+    for members in groups.values():
+        st = [m.status for m in members]
+        status: Status = "met" if "met" in st else ("not_met" if all(x == "not_met" for x in st) else "unknown")
+        out.append((status, members))
+    return out
+
+
+def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, TopicMeta], ff: FactFinder,
+           request_date: dt.date | None) -> Assessment:
+    """Check the governing topics' criteria and limits for one item and propose a decision."""
+    phase, prior = _phase(item, ff)
+    gov = governing_hits(hits, item)
+    if not gov:
+        return Assessment(item=item_text, parsed=item, phase=phase, decision="needs_review",
+                          reasons=["No MTUS topic in force on the request date names this item; under 9792.21.1 the reviewer "
+                                   "must look to other evidence-based guidelines (e.g. ODG) or peer-reviewed studies."],
+                          topic_ids=[h.topic_id for h in hits])
+    main = topics[gov[0].topic_id]
+    results: list[CriterionResult] = []
+    reasons: list[str] = []
+    facts: dict[str, Fact] = {}
+    if prior is not None:
+        facts[prior.key] = prior
+    raw_low = item.raw.lower()
+    for ex in main.excludes:
+        if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", raw_low):
+            results.append(CriterionResult(criterion=f"The product contains {ex.term}, which the guideline does not recommend.", criterion_id="excluded-" + re.sub(r"\W+", "-", ex.term.lower()),
+                                           topic_id=main.id, fact="compounded_ingredients", status="not_met", value=ex.term,
+                                           citation=_citation_for(main.id, ex.page, hits), note=f"{ex.note} (requested: {item.raw})"))
+    if main.recommendation is Recommendation.NOT_RECOMMENDED:
+        results.append(CriterionResult(criterion=f"{main.topic}: the guideline does not recommend this treatment.", criterion_id="recommendation",
+                                       topic_id=main.id, fact="", status="not_met", citation=_citation_for(main.id, None, hits),
+                                       note=f"the guideline does not recommend {main.topic.split('(')[0].strip().lower()}"))
+    for rank, h in enumerate(gov[:3]):
+        meta = topics[h.topic_id]
+        if meta.category.value == "definitions":
+            continue
+        if rank == 2 or meta.category != main.category and rank > 0:
+            results.extend(_check_limits(meta, item, ff, phase, prior, hits))
+            continue
+        for c in meta.criteria:
+            # a drug's indication still has to hold when it is continued; visit-based trials do not repeat
+            wanted = ("all", phase) if item.treatment != "medication" else ("all", "initial", phase)
+            if c.applies not in wanted:
+                continue
+            fact = facts.get(c.fact) or ff.find(c.fact, item)
+            facts[c.fact] = fact
+            r = _criterion_result(c, meta, fact, hits, phase)
+            if r:
+                results.append(r)
+        results.extend(_check_limits(meta, item, ff, phase, prior, hits))
+    folded = decisive_statuses(results)
+    not_met = [ms for st, ms in folded if st == "not_met"]
+    unknown = [ms for st, ms in folded if st == "unknown"]
+
+    def say(members: list[CriterionResult]) -> str:
+        if len(members) == 1:
+            return members[0].finding()
+        return "None of the alternatives is documented: " + "; or ".join(m.criterion.rstrip(".") for m in members) + "."
+
+    if not_met:
+        decision: Decision = "upheld"
+        reasons = [say(ms) for ms in not_met]
+    elif not folded and main.recommendation is Recommendation.RECOMMENDED:
+        decision = "overturned"
+        reasons = [f"The guideline recommends {main.topic.split('(')[0].strip().lower()} without conditions that the records would have to meet."]
+    elif unknown or not folded:
+        decision = "needs_review"
+        reasons = [say(ms) for ms in unknown] or ["The governing topic has no checkable criteria; the reviewer must decide."]
+    else:
+        decision = "overturned"
+        reasons = [r.finding() for r in results if r.decisive and r.status == "met"]
+    return Assessment(item=item_text, parsed=item, phase=phase, decision=decision, reasons=reasons, governing_topic=main.id,
+                      topic_ids=[h.topic_id for h in gov], criteria=results, facts=facts)
