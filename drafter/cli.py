@@ -101,6 +101,30 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
+    """Draft a determination for a case file or folder."""
+    from drafter.chain import Drafter
+    from drafter.letters import write_docx
+    from drafter.retrieval import parse_date
+
+    if args.backend:
+        settings.llm.backend = args.backend
+    request_date = parse_date(args.request_date)
+    if args.item is not None and any(not i.strip() for i in args.item):
+        raise QueryError("An --item is empty; give the disputed treatment as the request words it.")
+    drafter = Drafter(settings, use_llm=not args.no_llm)
+    draft = drafter.draft(Path(args.case), items=args.item, request_date=request_date)
+    if args.docx:
+        write_docx(draft.letter_text, Path(args.docx))
+    if args.json:
+        print(draft.model_dump_json(indent=2))
+    else:
+        print(draft.letter_text)
+    for w in draft.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from drafter.corpus.validate import main as validate_main
 
@@ -134,6 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("quickstart", help="build the index and answer a sample search")
     s.add_argument("--query", help="the sample query to answer")
     s.set_defaults(func=cmd_quickstart)
+
+    s = sub.add_parser("draft", help="draft an IMR determination for a case file or folder")
+    s.add_argument("case", help="a case file (.txt, .md, .pdf, .docx) or a folder of them")
+    s.add_argument("--item", action="append", help="a disputed item (repeat); default: found in the UR letter")
+    s.add_argument("--request-date", help="YYYY-MM-DD; default: the RFA or UR date found in the file")
+    s.add_argument("--backend", choices=["llamacpp", "openai", "fake"], help="LLM backend (default DRAFTER_LLM__BACKEND)")
+    s.add_argument("--no-llm", action="store_true", help="templates only: decisions and cited template rationales, no model")
+    s.add_argument("--docx", help="also write the letter as a Word document here")
+    s.add_argument("--json", action="store_true", help="print the full draft as JSON")
+    s.set_defaults(func=cmd_draft)
 
     s = sub.add_parser("validate-corpus", help="check every topic file's front matter")
     s.add_argument("--corpus", help="topic folder")

@@ -125,8 +125,20 @@ def _citation_for(topic_id: str, page: int | None, passages: list[Hit]) -> Citat
     return Citation.of(mine[0]) if mine else None
 
 
+# Words in case records that place a diagnosis under the conditions the Chronic Pain guidelines list.
+_CONDITION_SYNONYMS = {
+    "myalgia": r"myalgia|myositis|myofascial|sprain|strain|muscle spasm|trigger point",
+    "neuralgia": r"neuralgia|neuritis|radiculitis|radiculopathy|radicular|sciatica|nerve root",
+    "reflex sympathetic dystrophy": r"reflex sympathetic|\brsd\b|crps|complex regional",
+}
+
+
 def _diagnosis_matches(condition: str, ff: FactFinder) -> bool:
-    words = [w for w in re.findall(r"[a-z]{5,}", condition.lower()) if w not in {"unspecified", "other", "after", "visits", "phase"}]
+    cond = condition.lower()
+    for key, pattern in _CONDITION_SYNONYMS.items():
+        if key in cond:
+            return re.search(pattern, ff.all_text) is not None
+    words = [w for w in re.findall(r"[a-z]{5,}", cond) if w not in {"unspecified", "other", "after", "visits", "phase"}]
     return bool(words) and all(w[:6] in ff.all_text for w in words[:2])
 
 
@@ -135,7 +147,17 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
     visit_limits = [lim for lim in meta.limits if lim.unit in ("visits", "sessions", "treatments") and lim.max and not (lim.condition and "per week" in lim.condition)]
     if visit_limits and item.visits:
         matching = [lim for lim in visit_limits if lim.condition and _diagnosis_matches(lim.condition, ff)]
-        lim = max(matching or visit_limits, key=lambda x: x.max or 0)
+        conditional = [lim for lim in visit_limits if lim.condition]
+        diagnostic = [lim for lim in conditional if any(k in str(lim.condition).lower() for k in _CONDITION_SYNONYMS)]
+        if diagnostic and not matching and len(conditional) > 1:
+            out.append(CriterionResult(criterion="The requested visits fit the course for the diagnosis.", criterion_id="limit-visits", topic_id=meta.id,
+                                       fact="prior_visits_completed", status="unknown", citation=_citation_for(meta.id, visit_limits[0].page, passages),
+                                       note="the diagnosis matches none of the conditions the guideline gives visit courses for: "
+                                            + "; ".join(str(x.condition) for x in conditional)))
+            visit_limits = []
+        else:
+            lim = max(matching or visit_limits, key=lambda x: x.max or 0)
+    if visit_limits and item.visits:
         cite = _citation_for(meta.id, lim.page, passages)
         label = f"at most {lim.max:g} {lim.unit}" + (f" over {lim.over_weeks:g} weeks" if lim.over_weeks else "") + (f" for {lim.condition}" if lim.condition else "")
         if phase == "continuation":

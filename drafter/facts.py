@@ -144,13 +144,19 @@ class FactFinder:
                     out.append((s, m))
         return out
 
-    def polar(self, key: str, pos: str, neg: str | None = None, within: str | None = None, prefer: str = "absent") -> Fact:
-        """present if a positive pattern occurs un-negated; absent if negated or a negative pattern occurs."""
+    def polar(self, key: str, pos: str, neg: str | None = None, within: str | None = None, prefer: str = "absent",
+              exclude: str | None = None) -> Fact:
+        """present if a positive pattern occurs un-negated; absent if negated or a negative pattern occurs.
+
+        Sentences matching `exclude` (statements about other treatments) are not read.
+        """
         pos_hits, neg_hits = [], []
+        skip = re.compile(exclude, re.I) if exclude else None
         for s, m in self.search(pos, within):
-            (neg_hits if negated(s.low, m.start()) else pos_hits).append(s)
+            if skip is None or not skip.search(s.text):
+                (neg_hits if negated(s.low, m.start()) else pos_hits).append(s)
         if neg:
-            neg_hits += [s for s, _ in self.search(neg, within)]
+            neg_hits += [s for s, _ in self.search(neg, within) if skip is None or not skip.search(s.text)]
         if neg_hits and (prefer == "absent" or not pos_hits):
             return Fact(key=key, status="absent", span=neg_hits[0].span())
         if pos_hits:
@@ -158,6 +164,13 @@ class FactFinder:
         if neg_hits:
             return Fact(key=key, status="absent", span=neg_hits[0].span())
         return Fact(key=key)
+
+    def _other_treatments(self, item: ParsedItem) -> str:
+        """A pattern for treatments other than the item's (therapies and drugs), to skip their statements."""
+        mine = item.treatment
+        pats = [p for t, p in TREATMENT_WORDS.items() if t != mine]
+        drugs = [re.escape(n) for n, (g, _, _) in drug_table().items() if g != item.generic and len(n) >= 5]
+        return "|".join(pats + [r"\b(?:" + "|".join(drugs) + r")\b", r"\binjections?\b|\bblocks?\b|\bsurgery\b"])
 
     def treatment_pattern(self, item: ParsedItem) -> str:
         if item.treatment == "medication":
@@ -264,22 +277,30 @@ class FactFinder:
         score = self._score_trend()
         f = self.polar(key, pos, neg, within=within) if within else Fact(key=key)
         if not f.known:
-            f = self.polar(key, pos, neg)
+            f = self.polar(key, pos, neg, exclude=self._other_treatments(item) if item else None)
         if score is not None:
             change, s = score
             if change <= -10 and f.status != "absent":
-                return Fact(key=key, status="present", value=change, span=s.span(), note=f"disability score improved by {-change:g} points")
+                return Fact(key=key, status="present", value=change, span=s.span(), note=f"the disability score improved by {-change:g} points ({s.text[:120]})")
             if abs(change) < 10 and f.status != "present":
-                return Fact(key=key, status="absent", value=change, span=s.span(), note=f"disability score changed by {change:+g} points")
+                return Fact(key=key, status="absent", value=change, span=s.span(), note=f"no functional improvement: the disability score changed by only {change:+g} points ({s.text[:120]})")
         return f
 
     def _score_trend(self) -> tuple[float, Sentence] | None:
-        """Change in a disability score (Oswestry/ODI/NDI/DASH %) across the records, newest minus oldest."""
-        for s, m in self.search(r"(?:oswestry|odi|disability index|ndi|dash)[^.]{0,20}?(\d{1,3})\s*%?[^.]{0,40}?(?:\(|from|vs\.?|versus|compared|;|,)\s*(?:[a-z]+\s+)?(?:\d{1,2}/\d{2,4}\s*:?\s*)?(\d{1,3})\s*%"):
-            now, before = float(m.group(1)), float(m.group(2))
-            if "from" in m.group(0).lower() and re.search(r"(improved|decreased|down|reduced|increased|up|worse\w*) from", m.group(0).lower()):
-                before, now = now, before  # "improved from 44% to 30%" order
-            return now - before, s
+        """Change in a disability score (Oswestry/ODI/NDI/DASH %): the newest value against the earlier ones
+        the same sentence lists ("Oswestry 22% (08/2016); 24% (02/2016); 58% at intake")."""
+        for s, m in self.search(r"(?:oswestry|odi|disability index|\bndi\b|\bdash\b)[^.]{0,20}?(\d{1,3})\s*%"):
+            tail = s.text[m.start():]
+            values = [float(v) for v in re.findall(r"(\d{1,3})\s*%", tail)][:6]
+            if len(values) < 2:
+                continue
+            low = tail.lower()
+            if re.search(r"(improved|decreased|down|reduced|increased|up|worse\w*|went) from \d{1,3}\s*%? to", low):
+                before, now = values[0], values[1]
+                return now - before, s
+            now, earlier = values[0], values[1:]
+            diffs = [now - v for v in earlier]
+            return (min(diffs) if min(diffs) <= -10 else max(diffs, key=abs)), s
         return None
 
     # -- case-level facts --------------------------------------------------------------------
@@ -353,7 +374,7 @@ _EXTRACTORS: dict[str, Callable[[FactFinder, ParsedItem | None], Fact]] = {
     "red_flags": _polar(r"red flag|cauda equina|saddle an\w*|bowel or bladder (?:dysfunction|incontinence|retention)|progressive (?:neurologic\w* )?(?:deficit|weakness)|fracture|tumou?r|malignan\w*|infection|fever",
                         r"no red flags|denies[^.]{0,80}(?:bowel|bladder|fever|saddle)|no (?:bowel|bladder|saddle)"),
     "surgery_considered": _polar(r"surg\w* (?:is |was )?(?:being )?(?:considered|planned|candidate|an option|recommended)|surgical (?:consult\w*|referral|candidate|option)|would consider surgery|candidate for surgery",
-                                 r"(?:not|no) (?:a )?(?:surgical )?candidate|surgical referral is not|does not want surgery|declines surgery|wishes to avoid surgery|not (?:considering|interested in) surgery"),
+                                 r"(?:not|no) (?:a )?(?:surgical )?candidate|surgical referral is not|(?:does not|doesn't|won't|will not|would not) (?:want|consider|have)[^.]{0,20}surgery|declines surgery|wishes to avoid surgery|not (?:considering|interested in) surgery"),
     "gi_risk_factors": _polar(r"(?:history of|hx of|prior)[^.]{0,30}(?:gi bleed\w*|gastrointestinal bleed\w*|peptic ulcer|ulcer|perforation)|anticoagul\w*|warfarin|coumadin|eliquis|xarelto|aspirin|prednisone|corticosteroid|\bage (?:6[6-9]|[7-9]\d)\b|\b(?:6[6-9]|[7-9]\d)[- ]year[- ]old",
                               r"(?:no|denies)[^.]{0,40}(?:gi|gastrointestinal|ulcer|bleed|dyspepsia|gerd|heartburn|stomach)|no gi risk"),
     "first_line_therapy_failed": _polar(r"(?:tried|failed|trial of|intoleran\w* (?:to|of))[^.]{0,60}(?:gabapentin|neurontin|pregabalin|lyrica|amitriptyline|nortriptyline|duloxetine|cymbalta|antidepressant|anticonvulsant|first[- ]line)",
@@ -368,8 +389,9 @@ _EXTRACTORS: dict[str, Callable[[FactFinder, ParsedItem | None], Fact]] = {
                                 r"(?:urine drug|uds)[^.]{0,40}(?:inconsistent|not (?:done|performed)|never)|no (?:recent )?(?:urine drug|uds)", prefer="present"),
     "opioid_agreement": _polar(r"(?:opioid|pain|narcotic|medication) (?:treatment )?(?:agreement|contract)|cures (?:report|checked|reviewed|was run)",
                                r"no (?:signed )?(?:opioid |pain )?(?:agreement|contract)"),
-    "return_to_work": _polar(r"return\w* to (?:full|modified|regular|usual|light)? ?(?:duty|work)|working (?:full|modified|regular|light)? ?duty|is working|currently working|back at work",
-                             r"(?:not|never) (?:returned|working|back)|off work|temporar\w* total\w* disab\w*|\bttd\b|unable to work", prefer="absent"),
+    "return_to_work": _polar(r"return\w* to (?:full|modified|regular|usual|light)? ?(?:duty|work)|working (?:full|modified|regular|light)? ?duty|is working|currently working|back at work"
+                             r"|(?:continues|continuing|able) to work|works? (?:full|modified|regular|light) duty|on (?:full|modified|regular|light) duty",
+                             r"(?:not|never) (?:returned|working|back)|off work|temporar\w* total\w* disab\w*|\bttd\b|unable to work", prefer="present"),
     "work_status": _polar(r"(?:work status|working|modified duty|full duty|ttd|temporar\w* total\w* disab\w*|off work)"),
     "acute_exacerbation": _polar(r"(?:acute|recent|new)[^.]{0,20}(?:exacerbation|flare\w*|spasm\w*|injury)|flare[- ]?up|exacerbation",
                                  r"no (?:new injury|recent flare|acute exacerbation|flare)|(?:the same as always|steady|chronic,? stable)"),

@@ -74,21 +74,38 @@ class FakeChatModel(BaseChatModel):
 
 
 def default_fake_reply(messages: list[BaseMessage], kwargs: dict) -> str:
-    """Fill the requested JSON schema from the prompt's bullet lines (deterministic)."""
+    """Fill the requested JSON schema from the prompt's lines (deterministic).
+
+    Strings are the prompt's bullet lines ("- ...") or numbered facts ("F1: ...") joined; arrays of ids
+    take the first allowed value or the fact ids; objects recurse.
+    """
     user = str(messages[-1].content)
     bullets = [b.strip() for b in re.findall(r"^- (.+)$", user, flags=re.M)]
-    schema = ((kwargs.get("response_format") or {}).get("schema")) or {}
-    props = schema.get("properties", {})
-    out: dict[str, Any] = {}
-    for name, spec in props.items():
-        if spec.get("type") == "array":
-            enum = (spec.get("items") or {}).get("enum")
-            out[name] = list(enum[:1]) if enum else bullets[:3]
-        elif spec.get("type") == "string":
-            out[name] = " ".join(b.rstrip(".") + "." for b in bullets)[: spec.get("maxLength", 2000)]
-        else:
-            out[name] = None
-    return json.dumps(out)
+    facts = re.findall(r"^(F\d+): (.+)$", user, flags=re.M)
+    fmt = kwargs.get("response_format") or {}
+    schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema") or {}
+    defs = schema.get("$defs", {})
+
+    def fill(spec: dict, name: str = "") -> Any:
+        if "$ref" in spec:
+            spec = defs[spec["$ref"].split("/")[-1]]
+        kind = spec.get("type")
+        if kind == "object":
+            return {k: fill(v, k) for k, v in spec.get("properties", {}).items()}
+        if kind == "array":
+            item = spec.get("items") or {}
+            if "enum" in item:
+                return list(item["enum"][:1])
+            if "$ref" in item or item.get("type") == "object":
+                return [{**fill(item), **({"text": t, "fact_ids": [fid]} if "fact_ids" in str(defs) else {})} for fid, t in facts[:6]] or [fill(item)]
+            if name == "fact_ids":
+                return [facts[0][0]] if facts else ["F1"]
+            return bullets[:3]
+        if kind == "string":
+            return " ".join(b.rstrip(".") + "." for b in bullets)[: spec.get("maxLength", 2000)] or "No findings."
+        return None
+
+    return json.dumps(fill({"type": "object", **schema}))
 
 
 def make_chat_model(settings: Settings, *, fake: FakeChatModel | None = None) -> BaseChatModel:
@@ -127,10 +144,20 @@ def model_label(settings: Settings) -> str:
     return f"{settings.llm.backend}:{settings.llm.model}"
 
 
+def _without_lengths(schema: Any) -> Any:
+    """The schema minus string length bounds: llama.cpp expands maxLength into one grammar rule per
+    character and rejects (then crashes on) long ones; max_tokens bounds the output instead."""
+    if isinstance(schema, dict):
+        return {k: _without_lengths(v) for k, v in schema.items() if k not in ("maxLength", "minLength")}
+    if isinstance(schema, list):
+        return [_without_lengths(v) for v in schema]
+    return schema
+
+
 def _response_format(backend: str, schema_model: type[BaseModel], schema: dict) -> dict:
     if backend == "openai":
         return {"type": "json_schema", "json_schema": {"name": schema_model.__name__, "schema": schema, "strict": False}}
-    return {"type": "json_object", "schema": schema}
+    return {"type": "json_object", "schema": _without_lengths(schema)}
 
 
 def _extract_json(text: str) -> str:
@@ -161,7 +188,7 @@ def generate_structured(
     for attempt in range(retries + 1):
         gen.attempts = attempt + 1
         try:
-            reply = chat.invoke(messages, response_format=_response_format(backend, schema_model, schema), max_tokens=max_tokens)
+            result = chat.generate([messages], response_format=_response_format(backend, schema_model, schema), max_tokens=max_tokens)
         except Exception as exc:  # transport errors come in many types (httpx, openai, llama_cpp)
             name = type(exc).__name__
             if any(k in name for k in ("Connect", "Timeout", "APIConnection", "APIStatus")) or isinstance(exc, OSError):
@@ -170,9 +197,11 @@ def generate_structured(
                     "configured DRAFTER_LLM__BASE_URL, or switch to the embedded model (DRAFTER_LLM__BACKEND=llamacpp)."
                 ) from exc
             raise LLMError(f"The {backend} model failed: {name}: {exc}") from exc
+        reply = result.generations[0][0].message
         usage = getattr(reply, "usage_metadata", None) or {}
-        gen.prompt_tokens += int(usage.get("input_tokens", 0))
-        gen.completion_tokens += int(usage.get("output_tokens", 0))
+        raw_usage = (result.llm_output or {}).get("token_usage") or {}
+        gen.prompt_tokens += int(usage.get("input_tokens", 0) or raw_usage.get("prompt_tokens", 0))
+        gen.completion_tokens += int(usage.get("output_tokens", 0) or raw_usage.get("completion_tokens", 0))
         gen.raw = str(reply.content)
         try:
             gen.value = schema_model.model_validate_json(_extract_json(gen.raw))

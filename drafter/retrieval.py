@@ -214,6 +214,7 @@ class HybridRetriever:
         date: dt.date | None = None,
         filters: dict[str, str] | None = None,
         mode: Mode = "hybrid",
+        per_topic: int | None = None,
     ) -> list[Hit]:
         query = check_query(query, self.settings.max_query_chars)
         s = self.settings
@@ -244,13 +245,13 @@ class HybridRetriever:
                     ranks[cid]["lexicon"] = r
         ordered = sorted(scores, key=lambda c: (-scores[c], c))
         hits: list[Hit] = []
-        per_topic: dict[str, int] = defaultdict(int)
+        seen_per_topic: dict[str, int] = defaultdict(int)
         for cid in ordered:
             c = self.by_id[cid]
             tid = str(c.metadata["topic_id"])
-            if per_topic[tid] >= s.per_topic:
+            if seen_per_topic[tid] >= (per_topic or s.per_topic):
                 continue
-            per_topic[tid] += 1
+            seen_per_topic[tid] += 1
             hits.append(self._hit(c, scores[cid], ranks[cid]))
             if len(hits) >= k:
                 break

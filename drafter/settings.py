@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(default=REPO_ROOT / "guideline_corpus")
     collection: str = Field(default="mtus_guidelines", min_length=3, max_length=512)
     chroma_url: str | None = Field(default=None, description="http://host:port of a shared Chroma server")
-    log_level: str = "INFO"
+    log_level: str = "WARNING"
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)

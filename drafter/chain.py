@@ -1,0 +1,159 @@
+"""The drafting chain: case file -> disputed items -> retrieval -> criteria -> draft -> validation -> letter."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from pydantic import BaseModel, Field
+
+from drafter.corpus.schema import TopicMeta
+from drafter.corpus.topics import load_corpus
+from drafter.criteria import Assessment, CriterionResult, assess
+from drafter.drafting import draft_rationale
+from drafter.facts import FactFinder
+from drafter.ingest import ensure_index, open_index
+from drafter.intake import Case, load_case
+from drafter.items import ParsedItem, parse_item
+from drafter.letters import render_letter
+from drafter.llm import make_chat_model, model_label
+from drafter.prompts import PromptLibrary
+from drafter.retrieval import Hit, HybridRetriever
+from drafter.settings import Settings
+from drafter.summary import select_facts, summarize
+
+log = logging.getLogger(__name__)
+
+
+class CitationOut(BaseModel):
+    chunk_id: str
+    guideline: str
+    edition: str
+    topic: str
+    pages: list[int] = Field(default_factory=list)
+
+
+class ItemDraft(BaseModel):
+    item: str
+    parsed: ParsedItem
+    decision: str
+    reasons: list[str]
+    phase: str
+    governing_topic: str | None
+    criteria: list[CriterionResult]
+    rationale: str
+    citations: list[CitationOut]
+    retrieved_chunk_ids: list[str]
+    grounded_fraction: float
+    dropped_sentences: list[dict] = Field(default_factory=list)
+    fallback_used: bool
+    notes: list[str] = Field(default_factory=list)
+    timings_s: dict[str, float] = Field(default_factory=dict)
+    tokens: dict[str, int] = Field(default_factory=dict)
+
+
+class SummaryOutput(BaseModel):
+    text: str
+    sources: list[dict]
+    fallback_used: bool
+    dropped_sentences: list[dict] = Field(default_factory=list)
+
+
+class CaseDraft(BaseModel):
+    case_summary: SummaryOutput
+    items: list[ItemDraft]
+    letter_text: str
+    model: str
+    prompt_version: str
+    request_date: str | None
+    request_date_source: str
+    timings_s: dict[str, float]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Drafter:
+    """Holds what is costly to load (index, embeddings, topics, prompts, chat model) across cases."""
+
+    def __init__(self, settings: Settings, chat: BaseChatModel | None = None, use_llm: bool = True) -> None:
+        t0 = time.perf_counter()
+        self.settings = settings
+        self.prompts = PromptLibrary(settings.prompts_dir)
+        index = open_index(settings)
+        ensure_index(index)
+        self.retriever = HybridRetriever(index, settings.retrieval)
+        self.topics: dict[str, TopicMeta] = {t.meta.id: t.meta for t in load_corpus(settings.corpus_dir)}
+        self.chat = chat if chat is not None else (make_chat_model(settings) if use_llm else None)
+        self.model = model_label(settings) if self.chat is not None else "none (templates only)"
+        self.load_s = time.perf_counter() - t0
+
+    # -- per item ------------------------------------------------------------------------------------
+    def passages_for(self, a: Assessment, parsed: ParsedItem, hits: list[Hit], date: dt.date | None) -> list[Hit]:
+        """The governing topics' best chunks for this item (retrieved, so citable), plus chunks criteria cite."""
+        out: list[Hit] = []
+        for tid in a.topic_ids[:2]:
+            out += self.retriever.search(parsed.search_text, k=2, date=date, filters={"topic_id": tid}, per_topic=2)
+        cited = {c.citation.chunk_id for c in a.criteria if c.citation}
+        out += [h for h in hits if h.chunk_id in cited]
+        seen: dict[str, Hit] = {}
+        for h in out:
+            seen.setdefault(h.chunk_id, h)
+        return list(seen.values())[:4]
+
+    def draft_item(self, item: str, case: Case, ff: FactFinder, case_text: str) -> ItemDraft:
+        s = self.settings
+        t0 = time.perf_counter()
+        parsed = parse_item(item)
+        hits = self.retriever.search(parsed.search_text, k=s.retrieval.k, date=case.request_date)
+        t1 = time.perf_counter()
+        a = assess(item, parsed, hits, self.topics, ff, case.request_date)
+        passages = self.passages_for(a, parsed, hits, case.request_date) if a.governing_topic else []
+        t2 = time.perf_counter()
+        rec = self.topics[a.governing_topic].recommendation.value if a.governing_topic else ""
+        d = draft_rationale(self.chat, s.llm.backend, self.prompts, a, passages, case_text, case.request_date, rec,
+                            s.llm.max_tokens_rationale, s.llm.retries)
+        t3 = time.perf_counter()
+        by_id = {h.chunk_id: h for h in passages}
+        citations = [CitationOut(chunk_id=h.chunk_id, guideline=h.guideline, edition=h.edition, topic=h.topic, pages=h.pages)
+                     for cid in d.cited_ids if (h := by_id.get(cid))]
+        gen = d.generation
+        return ItemDraft(
+            item=item, parsed=parsed, decision=a.decision, reasons=a.reasons, phase=a.phase, governing_topic=a.governing_topic,
+            criteria=a.criteria, rationale=d.text, citations=citations, retrieved_chunk_ids=[h.chunk_id for h in hits] + list(by_id),
+            grounded_fraction=round(d.grounding.grounded_fraction, 3),
+            dropped_sentences=[{"sentence": x, "why": w} for x, w in d.grounding.dropped],
+            fallback_used=d.fallback_used, notes=d.notes,
+            timings_s={"retrieval": round(t1 - t0, 4), "criteria": round(t2 - t1, 4), "generation": round(t3 - t2, 3)},
+            tokens={"prompt": gen.prompt_tokens if gen else 0, "completion": gen.completion_tokens if gen else 0},
+        )
+
+    # -- per case ------------------------------------------------------------------------------------
+    def draft(self, path: Path, items: list[str] | None = None, request_date: dt.date | None = None) -> CaseDraft:
+        s = self.settings
+        t0 = time.perf_counter()
+        case = load_case(path, s.intake, items=items, request_date=request_date)
+        warnings = list(case.warnings)
+        if not case.items:
+            warnings.append("No disputed items were found in the case file; give them with --item.")
+        if case.request_date is None:
+            warnings.append("No request or UR date was found; every guideline edition was searched. Give --request-date.")
+        ff = FactFinder(case)
+        case_text = "\n".join(d.text for d in case.evidence)
+        t_intake = time.perf_counter() - t0
+        drafts = [self.draft_item(i, case, ff, case_text) for i in case.items]
+        t1 = time.perf_counter()
+        facts = select_facts(case, ff, case.items, None)
+        summ = summarize(self.chat, s.llm.backend, self.prompts, facts, s.llm.max_tokens_summary, s.llm.retries)
+        t2 = time.perf_counter()
+        letter = render_letter(case, summ.text, [d.model_dump() for d in drafts], self.model, self.prompts.version)
+        return CaseDraft(
+            case_summary=SummaryOutput(text=summ.text, sources=summ.sources, fallback_used=summ.fallback_used,
+                                       dropped_sentences=[{"sentence": x, "why": w} for x, w in summ.dropped]),
+            items=drafts, letter_text=letter, model=self.model, prompt_version=self.prompts.version,
+            request_date=str(case.request_date) if case.request_date else None, request_date_source=case.date_source,
+            timings_s={"load": round(self.load_s, 3), "intake": round(t_intake, 3), "items": round(t1 - t0 - t_intake, 3),
+                       "summary": round(t2 - t1, 3), "total": round(time.perf_counter() - t0, 3)},
+            warnings=warnings,
+        )

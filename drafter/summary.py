@@ -1,0 +1,116 @@
+"""Clinical case summary: key record sentences selected by rule, rewritten by the LLM with each sentence
+tied to the facts it states; dates, numbers and drug names checked against those facts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from pydantic import BaseModel, Field
+
+from drafter.facts import FactFinder, Span
+from drafter.grounding import check_sentence
+from drafter.intake import Case
+from drafter.llm import Generation, generate_structured
+from drafter.prompts import PromptLibrary
+
+# (label, pattern) in the order a letter's summary tells the story; first matching sentences win.
+_SELECTORS: list[tuple[str, str, int]] = [
+    ("applicant", r"\b\d{2}[- ]year[- ]old\b", 1),
+    ("injury", r"\b(?:doi|date of injury)\b|injured (?:his|her|the)", 1),
+    ("body parts", r"\b(?:body parts?|accepted)\b\s*:", 1),
+    ("treatment to date", r"treatment to date|conservative care|has (?:had|completed|attended)|completed \d+|\d+ (?:sessions|visits)", 2),
+    ("findings", r"^(?:objective|exam\w*|physical exam\w*)\b|straight leg|range of motion|flexion \d+|tenderness|strength \d/5|\d/5", 2),
+    ("diagnoses", r"^diagnos\w*\s*:|\bdiagnos(?:is|es)\b", 1),
+    ("medications", r"^(?:current )?medications?\s*:|\b(?:takes|taking)\b[^.]{0,40}\d+\s*mg", 1),
+    ("work status", r"work status|temporar\w* total\w* disab|modified duty|full duty|off work|returned to work", 1),
+]
+MAX_FACT_CHARS = 320
+
+
+class SummarySentence(BaseModel):
+    text: str = Field(max_length=800)
+    fact_ids: list[str] = Field(min_length=1, max_length=6)
+
+
+class SummaryOut(BaseModel):
+    sentences: list[SummarySentence] = Field(min_length=1, max_length=9)
+
+
+@dataclass
+class SourcedFact:
+    label: str
+    text: str
+    span: Span
+
+
+@dataclass
+class CaseSummary:
+    text: str
+    sources: list[dict]
+    fallback_used: bool
+    dropped: list[tuple[str, str]] = field(default_factory=list)
+    generation: Generation | None = None
+
+
+def clean_for_prompt(text: str) -> str:
+    """Record text inside the prompt's <records> block cannot close or reopen the block."""
+    return re.sub(r"</?\s*records\s*>", "[records]", text, flags=re.I)
+
+
+def select_facts(case: Case, ff: FactFinder, items: list[str], ur_line: str | None) -> list[SourcedFact]:
+    facts: list[SourcedFact] = []
+    used: set[tuple[str, int]] = set()
+    for label, pattern, n in _SELECTORS:
+        taken = 0
+        for s in ff.sentences:
+            if taken >= n or (s.file, s.start) in used:
+                continue
+            if re.search(pattern, s.text, re.I | re.M) and len(s.text) >= 15:
+                text = s.text if len(s.text) <= MAX_FACT_CHARS else s.text[:MAX_FACT_CHARS].rsplit(" ", 1)[0] + " ..."
+                facts.append(SourcedFact(label, text, s.span()))
+                used.add((s.file, s.start))
+                taken += 1
+    ur = next((d for d in case.documents if d.is_ur), None)
+    if ur is not None:
+        date_m = re.search(r"(?:date of (?:determination|decision|review)|determination date)\s*:?\s*([0-9/\-]+)", ur.text, re.I)
+        if date_m:
+            line = f"Utilization review dated {date_m.group(1)} did not certify: " + "; ".join(items) + "."
+            facts.append(SourcedFact("utilization review", line, Span(file=ur.name, start=date_m.start(), end=date_m.end(), quote=date_m.group(0))))
+    return facts
+
+
+def fallback_summary(prompts: PromptLibrary, facts: list[SourcedFact]) -> str:
+    return prompts.render("fallback_summary", facts=[f.text for f in facts])
+
+
+def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, facts: list[SourcedFact], max_tokens: int, retries: int) -> CaseSummary:
+    """Summary whose every sentence lists the facts it rests on; unsupported sentences are dropped."""
+    sources = [{"label": f.label, "file": f.span.file, "start": f.span.start, "end": f.span.end, "quote": f.span.quote} for f in facts]
+    if not facts:
+        return CaseSummary("The case file contains no sentences the summary rules recognise; the reviewer must write the summary.", [], True)
+    gen: Generation | None = None
+    dropped: list[tuple[str, str]] = []
+    if chat is not None:
+        user = prompts.render("case_summary", facts=[clean_for_prompt(f.text) for f in facts])
+        gen = generate_structured(chat, backend, prompts.render("system"), user, SummaryOut, None, max_tokens, retries)
+        if gen.value is not None:
+            kept: list[str] = []
+            used_ids: set[int] = set()
+            for sent in gen.value.sentences:  # type: ignore[attr-defined]
+                idx = [int(x[1:]) - 1 for x in sent.fact_ids if re.fullmatch(r"F\d+", x) and 0 < int(x[1:]) <= len(facts)]
+                if not idx:
+                    dropped.append((sent.text, "it cites no listed fact"))
+                    continue
+                support = " ".join(facts[i].text for i in idx)
+                why = check_sentence(sent.text, support, set())
+                if why and "page" not in why:
+                    dropped.append((sent.text, why))
+                    continue
+                kept.append(sent.text.strip())
+                used_ids.update(idx)
+            if kept:
+                used = [sources[i] for i in sorted(used_ids)]
+                return CaseSummary(" ".join(kept), used, False, dropped, gen)
+    return CaseSummary(fallback_summary(prompts, facts), sources, True, dropped, gen)
