@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from drafter.corpus.schema import TopicMeta
 from drafter.corpus.topics import load_corpus
-from drafter.criteria import Assessment, CriterionResult, assess
+from drafter.criteria import Assessment, CriterionResult, assess, governing_hits
 from drafter.drafting import draft_rationale
 from drafter.facts import FactFinder
 from drafter.ingest import ensure_index, open_index
@@ -90,26 +90,31 @@ class Drafter:
         self.load_s = time.perf_counter() - t0
 
     # -- per item ------------------------------------------------------------------------------------
-    def passages_for(self, a: Assessment, parsed: ParsedItem, hits: list[Hit], date: dt.date | None) -> list[Hit]:
-        """The governing topics' best chunks for this item (retrieved, so citable), plus chunks criteria cite."""
+    def topic_chunks(self, parsed: ParsedItem, hits: list[Hit], date: dt.date | None) -> list[Hit]:
+        """More retrieved chunks of the governing topics, so each criterion can cite the passage with its page."""
         out: list[Hit] = []
-        for tid in a.topic_ids[:2]:
-            out += self.retriever.search(parsed.search_text, k=2, date=date, filters={"topic_id": tid}, per_topic=2)
-        cited = {c.citation.chunk_id for c in a.criteria if c.citation}
-        out += [h for h in hits if h.chunk_id in cited]
-        seen: dict[str, Hit] = {}
-        for h in out:
-            seen.setdefault(h.chunk_id, h)
-        return list(seen.values())[:4]
+        for h in governing_hits(hits, parsed)[:2]:
+            out += self.retriever.search(parsed.search_text, k=4, date=date, filters={"topic_id": h.topic_id}, per_topic=4)
+        return out
+
+    @staticmethod
+    def passages_for(a: Assessment, retrieved: list[Hit], limit: int = 4) -> list[Hit]:
+        """Passages for the rationale: the ones the deciding criteria cite first, then the governing topics' best."""
+        by_id = {h.chunk_id: h for h in retrieved}
+        order = [c.citation.chunk_id for c in a.criteria if c.citation and c.status != "met"]
+        order += [c.citation.chunk_id for c in a.criteria if c.citation]
+        order += [h.chunk_id for h in retrieved if h.topic_id in a.topic_ids[:2]]
+        return [by_id[c] for c in dict.fromkeys(order) if c in by_id][:limit]
 
     def draft_item(self, item: str, case: Case, ff: FactFinder, case_text: str) -> ItemDraft:
         s = self.settings
         t0 = time.perf_counter()
         parsed = parse_item(item)
         hits = self.retriever.search(parsed.search_text, k=s.retrieval.k, date=case.request_date)
+        retrieved = hits + self.topic_chunks(parsed, hits, case.request_date)
         t1 = time.perf_counter()
-        a = assess(item, parsed, hits, self.topics, ff, case.request_date)
-        passages = self.passages_for(a, parsed, hits, case.request_date) if a.governing_topic else []
+        a = assess(item, parsed, hits, self.topics, ff, case.request_date, passages=retrieved)
+        passages = self.passages_for(a, retrieved) if a.governing_topic else []
         t2 = time.perf_counter()
         rec = self.topics[a.governing_topic].recommendation.value if a.governing_topic else ""
         d = draft_rationale(self.chat, s.llm.backend, self.prompts, a, passages, case_text, case.request_date, rec,
@@ -121,7 +126,7 @@ class Drafter:
         gen = d.generation
         return ItemDraft(
             item=item, parsed=parsed, decision=a.decision, reasons=a.reasons, phase=a.phase, governing_topic=a.governing_topic,
-            criteria=a.criteria, rationale=d.text, citations=citations, retrieved_chunk_ids=[h.chunk_id for h in hits] + list(by_id),
+            criteria=a.criteria, rationale=d.text, citations=citations, retrieved_chunk_ids=list(dict.fromkeys(h.chunk_id for h in retrieved)),
             grounded_fraction=round(d.grounding.grounded_fraction, 3),
             dropped_sentences=[{"sentence": x, "why": w} for x, w in d.grounding.dropped],
             fallback_used=d.fallback_used, notes=d.notes,

@@ -14,6 +14,7 @@ from drafter.settings import Settings
 
 SAMPLE_QUERY = "Additional physical therapy 3 x 4 to the lumbar spine"
 SAMPLE_DATE = "2015-06-01"
+SAMPLE_CASE = Path(__file__).resolve().parent.parent / "evals" / "cases" / "case-01-pt-continuation-lumbar"
 
 
 def _print_hits(hits: list, as_json: bool) -> None:
@@ -85,8 +86,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
-    """The README's run command: build (or update) the index, then answer a sample search."""
+    """The README's run command: build (or update) the index, answer a sample search, then draft a sample
+    case with the embedded model (assembled into DRAFTER_HOME on first use)."""
+    from drafter.chain import Drafter
     from drafter.ingest import ingest_corpus, open_index
+    from drafter.model_assets import ensure_model_file
     from drafter.retrieval import HybridRetriever, parse_date
 
     t0 = time.perf_counter()
@@ -98,6 +102,20 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     query = args.query or SAMPLE_QUERY
     print(f"\nSample search: {query!r} (request date {SAMPLE_DATE})\n")
     _print_hits(retriever.search(query, date=parse_date(SAMPLE_DATE)), as_json=False)
+    if args.no_draft:
+        return 0
+    if settings.llm.backend == "llamacpp":
+        t1 = time.perf_counter()
+        path = ensure_model_file(settings)
+        print(f"\nEmbedded model: {path} (SHA-256 checked, {time.perf_counter() - t1:.1f} s)")
+    case = Path(args.case) if args.case else SAMPLE_CASE
+    print(f"\nDrafting the sample case {case.name} with {settings.llm.backend} (about a minute on 2 cores)...\n", flush=True)
+    draft = Drafter(settings).draft(case)
+    print(draft.letter_text)
+    for it in draft.items:
+        print(f"[{it.decision}] {it.item}: grounded {it.grounded_fraction:.2f}, fallback {it.fallback_used}, "
+              f"citations {[c.chunk_id for c in it.citations]}")
+    print(f"timings: {draft.timings_s}")
     return 0
 
 
@@ -155,8 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_search)
 
-    s = sub.add_parser("quickstart", help="build the index and answer a sample search")
+    s = sub.add_parser("quickstart", help="build the index, answer a sample search and draft a sample case")
     s.add_argument("--query", help="the sample query to answer")
+    s.add_argument("--case", help="the case to draft (default: a bundled sample case)")
+    s.add_argument("--no-draft", action="store_true", help="stop after the sample search")
     s.set_defaults(func=cmd_quickstart)
 
     s = sub.add_parser("draft", help="draft an IMR determination for a case file or folder")

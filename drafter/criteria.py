@@ -163,8 +163,9 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
         if phase == "continuation":
             if prior is None or prior.status != "present":
                 out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
-                                           fact="prior_visits_completed", status="unknown", citation=cite,
-                                           note=f"the number of prior visits is not documented, so the total against {label} cannot be checked"))
+                                           fact="prior_visits_completed", status="unknown", evidence=prior.span if prior else None, citation=cite,
+                                           note=(f"{prior.note}, so the total against {label} cannot be checked" if prior and prior.note
+                                                 else f"the number of prior visits is not documented, so the total against {label} cannot be checked")))
             else:
                 total = float(prior.value or 0) + item.visits
                 ok = total <= (lim.max or 0)
@@ -250,8 +251,13 @@ def decisive_statuses(results: list[CriterionResult]) -> list[tuple[Status, list
 
 
 def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, TopicMeta], ff: FactFinder,
-           request_date: dt.date | None) -> Assessment:
-    """Check the governing topics' criteria and limits for one item and propose a decision."""
+           request_date: dt.date | None, passages: list[Hit] | None = None) -> Assessment:
+    """Check the governing topics' criteria and limits for one item and propose a decision.
+
+    `passages` are all chunks retrieval returned for this item (criteria cite the one holding their page);
+    by default the hits themselves.
+    """
+    cite_from = passages or hits
     phase, prior = _phase(item, ff)
     gov = governing_hits(hits, item)
     if not gov:
@@ -270,17 +276,17 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
         if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", raw_low):
             results.append(CriterionResult(criterion=f"The product contains {ex.term}, which the guideline does not recommend.", criterion_id="excluded-" + re.sub(r"\W+", "-", ex.term.lower()),
                                            topic_id=main.id, fact="compounded_ingredients", status="not_met", value=ex.term,
-                                           citation=_citation_for(main.id, ex.page, hits), note=f"{ex.note} (requested: {item.raw})"))
+                                           citation=_citation_for(main.id, ex.page, cite_from), note=f"{ex.note} (requested: {item.raw})"))
     if main.recommendation is Recommendation.NOT_RECOMMENDED:
         results.append(CriterionResult(criterion=f"{main.topic}: the guideline does not recommend this treatment.", criterion_id="recommendation",
-                                       topic_id=main.id, fact="", status="not_met", citation=_citation_for(main.id, None, hits),
+                                       topic_id=main.id, fact="", status="not_met", citation=_citation_for(main.id, None, cite_from),
                                        note=f"the guideline does not recommend {main.topic.split('(')[0].strip().lower()}"))
     for rank, h in enumerate(gov[:3]):
         meta = topics[h.topic_id]
         if meta.category.value == "definitions":
             continue
         if rank == 2 or meta.category != main.category and rank > 0:
-            results.extend(_check_limits(meta, item, ff, phase, prior, hits))
+            results.extend(_check_limits(meta, item, ff, phase, prior, cite_from))
             continue
         for c in meta.criteria:
             # a drug's indication still has to hold when it is continued; visit-based trials do not repeat
@@ -289,10 +295,10 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
                 continue
             fact = facts.get(c.fact) or ff.find(c.fact, item)
             facts[c.fact] = fact
-            r = _criterion_result(c, meta, fact, hits, phase)
+            r = _criterion_result(c, meta, fact, cite_from, phase)
             if r:
                 results.append(r)
-        results.extend(_check_limits(meta, item, ff, phase, prior, hits))
+        results.extend(_check_limits(meta, item, ff, phase, prior, cite_from))
     folded = decisive_statuses(results)
     not_met = [ms for st, ms in folded if st == "not_met"]
     unknown = [ms for st, ms in folded if st == "unknown"]

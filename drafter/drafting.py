@@ -99,7 +99,7 @@ def draft_rationale(
     views = passage_views(passages)
     ids = [v.chunk_id for v in views]
     retrieved = set(ids)
-    sources = "\n".join(v.text for v in views) + "\n" + case_text + "\n" + a.item + "\n" + " ".join(a.reasons)
+    sources = "\n".join(f"{v.citation}\n{v.text}" for v in views) + "\n" + case_text + "\n" + a.item + "\n" + " ".join(a.reasons)
     pages = {p for v in views for p in v.pages}
     notes: list[str] = []
     gen: Generation | None = None

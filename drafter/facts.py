@@ -378,7 +378,8 @@ _EXTRACTORS: dict[str, Callable[[FactFinder, ParsedItem | None], Fact]] = {
     "gi_risk_factors": _polar(r"(?:history of|hx of|prior)[^.]{0,30}(?:gi bleed\w*|gastrointestinal bleed\w*|peptic ulcer|ulcer|perforation)|anticoagul\w*|warfarin|coumadin|eliquis|xarelto|aspirin|prednisone|corticosteroid|\bage (?:6[6-9]|[7-9]\d)\b|\b(?:6[6-9]|[7-9]\d)[- ]year[- ]old",
                               r"(?:no|denies)[^.]{0,40}(?:gi|gastrointestinal|ulcer|bleed|dyspepsia|gerd|heartburn|stomach)|no gi risk"),
     "first_line_therapy_failed": _polar(r"(?:tried|failed|trial of|intoleran\w* (?:to|of))[^.]{0,60}(?:gabapentin|neurontin|pregabalin|lyrica|amitriptyline|nortriptyline|duloxetine|cymbalta|antidepressant|anticonvulsant|first[- ]line)",
-                                        r"(?:no|not|never)[^.]{0,30}(?:tried|trial of)[^.]{0,40}(?:gabapentin|antidepressant|anticonvulsant|first[- ]line|amitriptyline|pregabalin)"),
+                                        r"(?:no|not|never)[^.]{0,30}(?:tried|trial of|taken|prescribed)[^.]{0,60}(?:gabapentin|antidepressant|anticonvulsant|first[- ]line|amitriptyline|pregabalin)"
+                                        r"|(?:discuss\w*|consider\w*|offered|recommend\w*|declin\w*|plan\w*)[^.]{0,30}(?:a )?trial of[^.]{0,40}(?:gabapentin|antidepressant|anticonvulsant|amitriptyline|nortriptyline|pregabalin|duloxetine)"),
     "neuropathic_pain": _polar(r"neuropath\w*|radicul\w*|crps|complex regional|burning|dysesthes\w*|allodynia|neuralgia|nerve pain",
                                r"no (?:neuropathic|radicular)|no radiation|denies[^.]{0,40}(?:radiat\w*|numbness)", prefer="present"),
     "four_as_documented": lambda ff, item: _four_as(ff),

@@ -160,21 +160,35 @@ def load_case(path: Path, settings: IntakeSettings, items: list[str] | None = No
 
 # -- disputed items ---------------------------------------------------------------------------------
 _DECISION_WORDS = r"(non[- ]?certif\w*|not\s+certified|not\s+medically\s+necessary|denied|deny|modified|partially\s+certified|upheld|overturned)"
+# "1. Norco 10/325mg #120:  Modified - certified #60", "Ambien 10mg #30      Non-certified": the item is the text
+# before the last separator (a colon or a run of spaces) that precedes the decision word.
 _ITEM_LINE = re.compile(
-    rf"^\s*(?:\d+[.)]\s*|[-*•]\s*)?(?P<item>[^:\n]{{3,200}}?)(?:\s*[:\-–]\s*|\s{{2,}}){_DECISION_WORDS}(?:\s+(?:to|as)\s[^\n]*)?\s*\.?\s*$", re.I | re.M
+    rf"^[ \t]*(?:\d+[.)][ \t]*|[-*•][ \t]*)?(?P<item>[^\n]{{3,160}}?)(?:[ \t]*:[ \t]+|[ \t]{{2,}}|[ \t]+[-–][ \t]+){_DECISION_WORDS}\b[^\n]*$",
+    re.I | re.M,
 )
-_RFA_LINE = re.compile(r"^\s*(?:service/good requested|requested (?:service|treatment)|treatment requested)\s*:\s*(?P<item>.+)$", re.I | re.M)
+_REQUEST_LINE = re.compile(
+    r"^[ \t]*(?:service/good requested|requested (?:service|treatment|item)s?|(?:service|treatment|item)s? requested|request(?:ed)?|treatment)[ \t]*:[ \t]*(?P<item>[^\n]{3,160})$",
+    re.I | re.M,
+)
 _DISPUTE_HEADER = re.compile(r"treatment\(?s?\)?\s+in\s+dispute[^\n]*\n", re.I)
+_NOT_ITEMS = re.compile(r"(?i)^(date|rationale|decision|determination|status|reviewer|guidelines?|the request|diagnos\w*|icd|\(\d+\)|work status|claim|re:|reason)\b")
 
 
 def _clean_item(s: str) -> str:
-    s = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", s)
+    s = re.sub(r"^\s*(?:(?:item|request)\s*#?\s*\d+\s*[:.)-]|\(\d+\)|#?\d+\s*[.):]|[-*•])\s*", "", s, flags=re.I)
     s = re.sub(r"^(?:request(?:ed)?\s+(?:for\s+)?|the request for\s+)", "", s, flags=re.I)
     return " ".join(s.split()).strip(" .;,")
 
 
+def _plausible(item: str) -> bool:
+    """An item line names a treatment; it is not a sentence of rationale or a header field."""
+    return (3 <= len(item) <= 160 and ". " not in item and not _NOT_ITEMS.match(item)
+            and not re.search(r"(?i)\bnotice\b|utilization review|\bdetermination\b", item))
+
+
 def find_disputed_items(docs: list[Document]) -> list[str]:
-    """Items the UR letter decided against (non-certified or modified), or a "Treatment(s) in Dispute" list."""
+    """Items the UR letter decided against (non-certified or modified), a "Treatment(s) in Dispute" list,
+    or, failing those, the UR letter's or the RFA's "service requested" lines."""
     found: list[str] = []
     for d in docs:
         for m in _DISPUTE_HEADER.finditer(d.text):
@@ -185,11 +199,14 @@ def find_disputed_items(docs: list[Document]) -> list[str]:
     for d in (d for d in docs if d.is_ur):
         for m in _ITEM_LINE.finditer(d.text):
             item = _clean_item(m.group("item"))
-            if len(item) >= 3 and not re.match(r"(?i)(date|rationale|decision|determination|status|reviewer|guidelines?|the request)\b", item):
+            if _plausible(item):
                 found.append(item)
     if not found:
-        for d in (d for d in docs if d.kind == "rfa"):
-            found.extend(_clean_item(m.group("item")) for m in _RFA_LINE.finditer(d.text))
+        for kind in ("ur", "rfa"):
+            for d in (d for d in docs if d.kind == kind):
+                found.extend(i for i in (_clean_item(m.group("item")) for m in _REQUEST_LINE.finditer(d.text)) if _plausible(i))
+            if found:
+                break
     out: list[str] = []
     for i in found:
         if i.lower() not in {o.lower() for o in out}:
@@ -221,18 +238,20 @@ def parse_us_date(text: str) -> dt.date | None:
 
 
 def find_request_date(docs: list[Document]) -> tuple[dt.date | None, str]:
-    """The RFA date if there is one, else the UR date: it selects the guideline edition."""
-    labelled = [
-        ("rfa", r"(?:date of (?:request|rfa)|rfa date|date rfa received|request date|date of service request)\s*:?\s*"),
-        ("rfa", r"^date\s*:\s*"),
-        ("ur", r"(?:date of (?:determination|decision|ur|review)|ur (?:date|denial date)|determination date)\s*:?\s*"),
+    """The date of the request for authorization (it selects the guideline edition): the RFA's own date,
+    else a date the UR letter gives for the RFA or its receipt, else the UR decision date."""
+    date_value = r"(" + _DATE + r"|\d{4}-\d{2}-\d{2})"
+    passes: list[tuple[str, str]] = [
+        ("rfa", r"(?<!of )(?<!of\s)\bdate\s*:\s*"),
+        ("any", r"(?:date of (?:request|rfa)|rfa date|rfa dated|\brfa\b|request dated|request date)\s*:?\s*"),
+        ("any", r"(?:date rfa received|rfa received|date request received|request received|received)\s*:?\s*"),
+        ("ur", r"(?:date of (?:determination|decision|ur|review)|ur (?:date|denial date)|determination date|decision date|notification date)\s*:?\s*"),
     ]
-    for kind, label in labelled:
+    for kind, label in passes:
         for d in docs:
-            if kind == "rfa" and label.startswith("^") and d.kind != "rfa":
+            if kind != "any" and d.kind != kind:
                 continue
-            m = re.search(label + r"(" + _DATE + r"|\d{4}-\d{2}-\d{2})", d.text, flags=re.I | re.M)
-            if m:
+            for m in re.finditer(label + date_value, d.text, flags=re.I):
                 date = parse_us_date(m.group(1))
                 if date:
                     return date, f"{d.name}: {m.group(0).strip()}"

@@ -160,6 +160,14 @@ def _response_format(backend: str, schema_model: type[BaseModel], schema: dict) 
     return {"type": "json_object", "schema": _without_lengths(schema)}
 
 
+def _count_tokens(chat: BaseChatModel, prompt: str, reply: str) -> tuple[int, int] | None:
+    """Token counts from the model's own tokenizer when the backend reports none (llama.cpp via LangChain)."""
+    tokenize = getattr(getattr(chat, "client", None), "tokenize", None)
+    if tokenize is None:
+        return None
+    return len(tokenize(prompt.encode("utf-8"))), len(tokenize(reply.encode("utf-8"), add_bos=False))
+
+
 def _extract_json(text: str) -> str:
     """The JSON object in a reply (models sometimes wrap it in prose or code fences)."""
     m = re.search(r"\{.*\}", text, flags=re.S)
@@ -203,6 +211,11 @@ def generate_structured(
         gen.prompt_tokens += int(usage.get("input_tokens", 0) or raw_usage.get("prompt_tokens", 0))
         gen.completion_tokens += int(usage.get("output_tokens", 0) or raw_usage.get("completion_tokens", 0))
         gen.raw = str(reply.content)
+        if not (usage or raw_usage):
+            counted = _count_tokens(chat, system + "\n" + user, gen.raw)
+            if counted:
+                gen.prompt_tokens += counted[0]
+                gen.completion_tokens += counted[1]
         try:
             gen.value = schema_model.model_validate_json(_extract_json(gen.raw))
             break

@@ -93,7 +93,7 @@ def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, 
     gen: Generation | None = None
     dropped: list[tuple[str, str]] = []
     if chat is not None:
-        user = prompts.render("case_summary", facts=[clean_for_prompt(f.text) for f in facts])
+        user = prompts.render("case_summary", facts=[f"({f.label}) {clean_for_prompt(f.text)}" for f in facts])
         gen = generate_structured(chat, backend, prompts.render("system"), user, SummaryOut, None, max_tokens, retries)
         if gen.value is not None:
             kept: list[str] = []

@@ -1,0 +1,120 @@
+"""The drafting chain end to end on sample cases: real embeddings and Chroma; the fake LLM here and the
+real embedded LLM in test_embedded_llm.py."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+
+import pytest
+
+from drafter.chain import Drafter
+from drafter.letters import write_docx
+from drafter.llm import FakeChatModel
+from tests.conftest import REPO
+from tests.integration.conftest import VENV_BIN, make_settings
+
+pytestmark = pytest.mark.integration
+CASES = REPO / "evals" / "cases"
+
+
+@pytest.fixture(scope="module")
+def fake_drafter(built_home):
+    settings = make_settings(built_home)
+    settings.llm.backend = "fake"
+    return Drafter(settings)
+
+
+def expected(case: str) -> dict:
+    return json.loads((CASES / case / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("case", ["case-01-pt-continuation-lumbar", "case-15-lumbar-esi-radiculopathy", "case-30-medical-food-antiemetic"])
+def test_decisions_citations_and_grounding(fake_drafter, case):
+    draft = fake_drafter.draft(CASES / case)
+    exp = expected(case)
+    assert [i.item for i in draft.items] == [i["item"] for i in exp["items"]]
+    for got, want in zip(draft.items, exp["items"]):
+        assert got.decision == want["expected_decision"]
+        assert all(c.chunk_id in got.retrieved_chunk_ids for c in got.citations)
+        assert 0.0 <= got.grounded_fraction <= 1.0
+        if got.decision == "needs_review" and got.governing_topic is None:
+            assert got.citations == [] and "reviewer" in got.rationale
+        else:
+            assert got.citations and got.rationale.endswith("medically necessary.")
+    assert "CLINICAL CASE SUMMARY" in draft.letter_text and "IMR ISSUES, DECISIONS AND RATIONALES" in draft.letter_text
+
+
+def test_cli_json_contract(built_home):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAFTER_")}
+    env["DRAFTER_HOME"] = str(built_home)
+    out = subprocess.run([str(VENV_BIN / "imr-drafter"), "draft", str(CASES / "case-07-norco-uds"), "--backend", "fake", "--json"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert set(d) >= {"case_summary", "items", "letter_text", "model", "prompt_version", "timings_s"}
+    assert set(d["case_summary"]) >= {"text", "sources"}
+    for it in d["items"]:
+        assert set(it) >= {"item", "parsed", "decision", "criteria", "rationale", "citations", "grounded_fraction", "fallback_used"}
+        assert it["decision"] in ("upheld", "overturned", "needs_review")
+        for c in it["citations"]:
+            assert set(c) >= {"chunk_id", "guideline", "edition", "topic", "pages"}
+        for c in it["criteria"]:
+            assert c["status"] in ("met", "not_met", "unknown")
+
+
+def test_malformed_model_output_falls_back_to_the_template(built_home):
+    settings = make_settings(built_home)
+    settings.llm.backend = "fake"
+    fake = FakeChatModel(script=["this is not json"])
+    draft = Drafter(settings, chat=fake).draft(CASES / "case-01-pt-continuation-lumbar")
+    item = draft.items[0]
+    assert item.fallback_used and item.decision == "upheld"
+    assert "Therefore, the request for" in item.rationale and item.citations
+    assert draft.case_summary.fallback_used
+    assert fake.calls == 3 * 2  # rationale and summary, each tried 1 + 2 times
+
+
+def test_injected_instructions_stay_inside_the_records_block(built_home):
+    settings = make_settings(built_home)
+    settings.llm.backend = "fake"
+    seen: list[list] = []
+
+    def record(messages, kwargs):
+        seen.append(messages)
+        from drafter.llm import default_fake_reply
+        return default_fake_reply(messages, kwargs)
+
+    drafter = Drafter(settings, chat=FakeChatModel(responder=record))
+    draft = drafter.draft(CASES / "case-16-tens-purchase-injected-note")
+    assert draft.items[0].decision == "upheld"
+    system = drafter.prompts.render("system")
+    for messages in seen:
+        assert messages[0].content == system, "the rules are the same whatever the records say"
+        user = str(messages[1].content)
+        assert user.count("<records>") <= 1 and user.count("</records>") <= 1
+        if "ignore all previous instructions" in user.lower():
+            inside = user.split("<records>", 1)[1].split("</records>", 1)[0]
+            assert "ignore all previous instructions" in inside.lower()
+
+
+def test_case_text_is_not_logged(built_home, caplog):
+    settings = make_settings(built_home)
+    settings.llm.backend = "fake"
+    with caplog.at_level(logging.INFO):
+        Drafter(settings, chat=FakeChatModel(script=["{bad"])).draft(CASES / "case-01-pt-continuation-lumbar")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "order selector" not in logged and "Oswestry" not in logged and "06/17/2013" not in logged
+
+
+def test_letter_exports_to_docx(fake_drafter, tmp_path):
+    import docx
+
+    draft = fake_drafter.draft(CASES / "case-09-muscle-relaxants")
+    path = write_docx(draft.letter_text, tmp_path / "letter.docx")
+    doc = docx.Document(str(path))
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert headings == ["HOW THE IMR FINAL DETERMINATION WAS MADE", "CLINICAL CASE SUMMARY", "IMR ISSUES, DECISIONS AND RATIONALES"]
+    assert any("Upheld" in p.text for p in doc.paragraphs)
