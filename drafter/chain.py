@@ -106,7 +106,7 @@ class Drafter:
         order += [h.chunk_id for h in retrieved if h.topic_id in a.topic_ids[:2]]
         return [by_id[c] for c in dict.fromkeys(order) if c in by_id][:limit]
 
-    def draft_item(self, item: str, case: Case, ff: FactFinder, case_text: str) -> ItemDraft:
+    def draft_item(self, item: str, case: Case, ff: FactFinder, case_text: str, use_llm: bool = True) -> ItemDraft:
         s = self.settings
         t0 = time.perf_counter()
         parsed = parse_item(item)
@@ -117,7 +117,7 @@ class Drafter:
         passages = self.passages_for(a, retrieved) if a.governing_topic else []
         t2 = time.perf_counter()
         rec = self.topics[a.governing_topic].recommendation.value if a.governing_topic else ""
-        d = draft_rationale(self.chat, s.llm.backend, self.prompts, a, passages, case_text, case.request_date, rec,
+        d = draft_rationale(self.chat if use_llm else None, s.llm.backend, self.prompts, a, passages, case_text, case.request_date, rec,
                             s.llm.max_tokens_rationale, s.llm.retries)
         t3 = time.perf_counter()
         by_id = {h.chunk_id: h for h in passages}
@@ -136,9 +136,14 @@ class Drafter:
 
     # -- per case ------------------------------------------------------------------------------------
     def draft(self, path: Path, items: list[str] | None = None, request_date: dt.date | None = None) -> CaseDraft:
-        s = self.settings
         t0 = time.perf_counter()
-        case = load_case(path, s.intake, items=items, request_date=request_date)
+        case = load_case(path, self.settings.intake, items=items, request_date=request_date)
+        return self.draft_case(case, started=t0)
+
+    def draft_case(self, case: Case, started: float | None = None, summary: bool = True, use_llm: bool = True) -> CaseDraft:
+        """Draft an already-loaded case (the eval harness builds cases from letters in memory)."""
+        s = self.settings
+        t0 = started if started is not None else time.perf_counter()
         warnings = list(case.warnings)
         if not case.items:
             warnings.append("No disputed items were found in the case file; give them with --item.")
@@ -147,10 +152,10 @@ class Drafter:
         ff = FactFinder(case)
         case_text = "\n".join(d.text for d in case.evidence)
         t_intake = time.perf_counter() - t0
-        drafts = [self.draft_item(i, case, ff, case_text) for i in case.items]
+        drafts = [self.draft_item(i, case, ff, case_text, use_llm) for i in case.items]
         t1 = time.perf_counter()
         facts = select_facts(case, ff, case.items, None)
-        summ = summarize(self.chat, s.llm.backend, self.prompts, facts, s.llm.max_tokens_summary, s.llm.retries)
+        summ = summarize(self.chat if summary and use_llm else None, s.llm.backend, self.prompts, facts, s.llm.max_tokens_summary, s.llm.retries)
         t2 = time.perf_counter()
         letter = render_letter(case, summ.text, [d.model_dump() for d in drafts], self.model, self.prompts.version)
         return CaseDraft(

@@ -143,6 +143,50 @@ def cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_parse_letter(args: argparse.Namespace, settings: Settings) -> int:
+    from drafter.letter_parser import parse_letter
+
+    letter = parse_letter(Path(args.file))
+    if args.json:
+        print(letter.model_dump_json(indent=2))
+    else:
+        print(f"layout {letter.layout}; {len(letter.items)} item(s)")
+        for it in letter.items:
+            cites = "; ".join(f"{c.guideline} {c.section or ''} {c.pages or ''}".strip() for c in it.citations)
+            print(f"- {it.item}: {it.decision} [{cites}]")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from drafter.evaluation.runner import check_gates, run_eval
+
+    if args.target[0] == "compare":
+        from drafter.evaluation.compare import compare_runs, format_comparison
+
+        if len(args.target) != 3:
+            raise QueryError("Usage: imr-drafter eval compare RUN_A RUN_B")
+        print(format_comparison(compare_runs(Path(args.target[1]), Path(args.target[2]), args.system)))
+        return 0
+    if len(args.target) != 1 or not args.out:
+        raise QueryError("Usage: imr-drafter eval LETTERS_DIR --out RUN_DIR [--backend NAME] [--prompts DIR] [--limit N] [--workers N]")
+    if args.backend:
+        settings.llm.backend = args.backend
+    if args.prompts:
+        settings.prompts_dir = Path(args.prompts)
+    systems = tuple(args.systems.split(",")) if args.systems else ("full", "retrieval_only", "llm_no_retrieval", "always_uphold")
+    metrics = run_eval(Path(args.target[0]), Path(args.out), settings, systems, args.limit, args.workers, progress=not args.quiet)
+    full = metrics.get("full") or next(iter(metrics.values()), {})
+    for name in ("decision_accuracy", "decision_kappa", "overturn_recall", "citation_page_recall_micro", "grounded_fraction"):
+        e = full.get(name, {})
+        if isinstance(e, dict) and e.get("value") is not None:
+            print(f"{name}: {e['value']:.3f}")
+    print(f"reports: {Path(args.out) / 'report.md'}, {Path(args.out) / 'report.html'}")
+    missed = check_gates(metrics, args.fail_under or [])
+    for m in missed:
+        print(f"gate missed: {m}", file=sys.stderr)
+    return 1 if missed else 0
+
+
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     from drafter.corpus.validate import main as validate_main
 
@@ -188,6 +232,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--docx", help="also write the letter as a Word document here")
     s.add_argument("--json", action="store_true", help="print the full draft as JSON")
     s.set_defaults(func=cmd_draft)
+
+    s = sub.add_parser("parse-letter", help="parse an IMR determination letter (.txt or .pdf)")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_parse_letter)
+
+    s = sub.add_parser("eval", help="score drafts against historical letters; or: eval compare RUN_A RUN_B")
+    s.add_argument("target", nargs="+", help="LETTERS_DIR, or: compare RUN_A RUN_B")
+    s.add_argument("--out", help="RUN_DIR for results.jsonl, metrics.json, report.md, report.html (resumable)")
+    s.add_argument("--backend", choices=["llamacpp", "openai", "fake"])
+    s.add_argument("--prompts", help="a prompts folder to evaluate instead of prompts/")
+    s.add_argument("--limit", type=int, default=0, help="at most N letters")
+    s.add_argument("--workers", type=int, default=1, help="processes (the embedded model always uses one)")
+    s.add_argument("--systems", help="comma list of full,retrieval_only,llm_no_retrieval,always_uphold (default all)")
+    s.add_argument("--system", default="full", help="system to compare (eval compare)")
+    s.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when a metric is below VALUE (repeatable)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("validate-corpus", help="check every topic file's front matter")
     s.add_argument("--corpus", help="topic folder")

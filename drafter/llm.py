@@ -101,6 +101,8 @@ def default_fake_reply(messages: list[BaseMessage], kwargs: dict) -> str:
             if name == "fact_ids":
                 return [facts[0][0]] if facts else ["F1"]
             return bullets[:3]
+        if kind == "string" and "enum" in spec:
+            return spec["enum"][0]
         if kind == "string":
             return " ".join(b.rstrip(".") + "." for b in bullets)[: spec.get("maxLength", 2000)] or "No findings."
         return None

@@ -25,6 +25,7 @@ TEMPLATE_VARIABLES: dict[str, set[str]] = {
     "case_summary": {"facts"},
     "fallback_rationale": {"item", "passages", "recommendation_phrase", "findings", "necessity_phrase"},
     "fallback_summary": {"facts"},
+    "no_retrieval": {"item", "case_summary"},  # the "LLM without retrieval" baseline of the eval harness
 }
 
 

@@ -1,0 +1,1 @@
+"""The evaluation harness: replay historical IMR letters and score drafts against them."""

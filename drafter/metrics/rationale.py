@@ -1,0 +1,72 @@
+"""Rationale metrics: ROUGE-L against the reviewer's rationale, embedding cosine, key-fact recall."""
+
+from __future__ import annotations
+
+import re
+
+from drafter.metrics import MetricResult
+
+_WORD = re.compile(r"[a-z0-9]+(?:[./][a-z0-9]+)*")
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def lcs_length(a: list[str], b: list[str]) -> int:
+    """Longest common subsequence length, O(len(a) * len(b)) time, O(len(b)) memory."""
+    if not a or not b:
+        return 0
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, 1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(reference: str, candidate: str) -> MetricResult:
+    """ROUGE-L F1 (beta = 1) over word tokens."""
+    r, c = tokens(reference), tokens(candidate)
+    if not r or not c:
+        return MetricResult(value=0.0 if r else None, reason="empty rationale" if r else "the letter has no rationale")
+    lcs = lcs_length(r, c)
+    p, rec = lcs / len(c), lcs / len(r)
+    f = 2 * p * rec / (p + rec) if p + rec else 0.0
+    return MetricResult(value=f, reason=f"LCS {lcs} words; precision {p:.3f}, recall {rec:.3f}")
+
+
+_FACT_PATTERNS = [
+    r"\b\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?\s*(?:mg|mcg|%|visits?|sessions?|weeks?|months?|days?|hours?)\b",
+    r"\bpages?\s+\d+(?:\s*-\s*\d+)?",
+    r"\b\d+\s*(?:x|times)\s*\d+\b",
+    r"#\s*\d+",
+]
+
+
+def key_facts(text: str, drug_names: set[str]) -> set[str]:
+    """Numbers with units, visit counts, page references and drug names a rationale relies on."""
+    low = " ".join(text.lower().split())
+    facts = {re.sub(r"\s+", " ", m.group(0)).replace("pages", "page") for p in _FACT_PATTERNS for m in re.finditer(p, low)}
+    facts |= {d for d in drug_names if re.search(rf"(?<![a-z]){re.escape(d)}(?![a-z])", low)}
+    return facts
+
+
+def key_fact_recall(reference: str, candidate: str, drug_names: set[str]) -> MetricResult:
+    gold = key_facts(reference, drug_names)
+    if not gold:
+        return MetricResult(value=None, reason="the letter's rationale names no numbers, pages or drugs")
+    cand = " ".join(candidate.lower().split())
+    found = {f for f in gold if f in cand or re.sub(r"\s", "", f) in re.sub(r"\s", "", cand)}
+    missing = sorted(gold - found)
+    return MetricResult(value=len(found) / len(gold), reason=f"{len(found)} of {len(gold)} key facts" + (f"; missing {missing[:6]}" if missing else ""))
+
+
+def cosine(a: list[float], b: list[float]) -> MetricResult:
+    num = sum(x * y for x, y in zip(a, b))
+    da = sum(x * x for x in a) ** 0.5
+    db = sum(y * y for y in b) ** 0.5
+    if not da or not db:
+        return MetricResult(value=None, reason="an empty text has no embedding")
+    return MetricResult(value=num / (da * db), reason="cosine of MiniLM embeddings of the two rationales")

@@ -1,0 +1,126 @@
+"""The eval harness end to end: reports, provenance, resume, compare, gates; fake and real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from drafter.evaluation.compare import compare_runs, format_comparison
+from drafter.evaluation.runner import check_gates, run_eval
+from tests.conftest import REPO
+from tests.integration.conftest import VENV_BIN, make_settings
+
+pytestmark = pytest.mark.integration
+LETTERS = REPO / "evals" / "letters"
+FILES = ["letter-01-pt-lumbar-continuation", "letter-10-naproxen-omeprazole", "letter-23-cyclobenzaprine-naproxen-lumbar",
+         "letter-37-tens-purchase-scraped"]
+
+
+@pytest.fixture
+def few_letters(tmp_path):
+    d = tmp_path / "letters"
+    d.mkdir()
+    for f in FILES:
+        shutil.copy(LETTERS / f"{f}.txt", d)
+    shutil.copy(LETTERS / "not-a-letter-progress-report.txt", d)
+    return d
+
+
+def in_range(metrics: dict) -> None:
+    for system, m in metrics.items():
+        for name, e in m.items():
+            if isinstance(e, dict) and "value" in e and e["value"] is not None and name not in ("latency_s", "tokens", "unretrieved_citations"):
+                lo = -1.0 if name == "decision_kappa" else 0.0
+                assert lo <= e["value"] <= 1.0 + 1e-9, (system, name, e)
+
+
+def test_fake_run_writes_every_report_and_resumes(built_home, few_letters, tmp_path):
+    settings = make_settings(built_home)
+    settings.llm.backend = "fake"
+    out = tmp_path / "run"
+    metrics = run_eval(few_letters, out, settings, progress=False)
+    for name in ("results.jsonl", "metrics.json", "report.md", "report.html", "provenance.json", "errors.jsonl"):
+        assert (out / name).exists(), name
+    assert set(metrics) == {"full", "retrieval_only", "llm_no_retrieval", "always_uphold"}
+    in_range(metrics)
+    assert metrics["full"]["unretrieved_citations"]["value"] == 0
+    assert metrics["always_uphold"]["overturn_recall"]["value"] in (0.0, None)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["prompt_version"] and prov["corpus_version"] and prov["git_commit"] and prov["backend"] == "fake"
+    errors = [json.loads(x) for x in (out / "errors.jsonl").read_text().splitlines()]
+    assert len(errors) == 1 and "not an IMR determination letter" in errors[0]["error"]
+    html = (out / "report.html").read_text()
+    assert "<svg" in html and "Confusion" in html
+    rows = (out / "results.jsonl").read_text().splitlines()
+    row = json.loads(rows[0])
+    assert {"gold", "draft", "metrics"} <= set(row) and all("reason" in v for v in row["metrics"].values())
+
+    # resume: nothing is drafted again; a row cut off mid-write is redone
+    (out / "results.jsonl").write_text("\n".join(rows[:-1]) + "\n" + rows[-1][: len(rows[-1]) // 2])
+    again = run_eval(few_letters, out, settings, progress=False)
+    prov2 = json.loads((out / "provenance.json").read_text())
+    assert prov2["run"]["rows_skipped"] == len(rows) - 1 and prov2["run"]["rows_written"] == 1
+    assert again["full"]["items"] == metrics["full"]["items"]
+
+
+def test_compare_shows_what_a_template_change_did(built_home, few_letters, tmp_path):
+    settings = make_settings(built_home)
+    settings.llm.backend = "fake"
+    run_eval(few_letters, tmp_path / "a", settings, systems=("full",), progress=False)
+    prompts = tmp_path / "prompts"
+    shutil.copytree(REPO / "prompts", prompts)
+    (prompts / "rationale.j2").write_text((prompts / "rationale.j2").read_text().replace("{# version: 3 #}", "{# version: 4 #}")
+                                          .replace("Findings from the medical records", "Findings"))
+    settings.prompts_dir = prompts
+    run_eval(few_letters, tmp_path / "b", settings, systems=("full",), progress=False)
+    c = compare_runs(tmp_path / "a", tmp_path / "b")
+    assert c["items"] > 0 and "decision" in c["metrics"]
+    lo, hi = c["metrics"]["rouge_l"]["ci95"]
+    assert lo <= c["metrics"]["rouge_l"]["delta"] <= hi
+    assert "items of system 'full'" in format_comparison(c)
+    pa = json.loads((tmp_path / "a" / "provenance.json").read_text())["prompt_version"]
+    pb = json.loads((tmp_path / "b" / "provenance.json").read_text())["prompt_version"]
+    assert pa != pb
+
+
+def test_gates():
+    metrics = {"full": {"decision_accuracy": {"value": 0.8}}}
+    assert check_gates(metrics, ["decision_accuracy=0.75"]) == []
+    assert check_gates(metrics, ["full.decision_accuracy=0.9"]) == ["full.decision_accuracy = 0.8000 < 0.9"]
+    assert "no value" in check_gates(metrics, ["nonsense=1"])[0]
+
+
+def test_ci_gate_with_the_fake_backend_on_the_whole_sample_set(built_home, tmp_path):
+    """The CLI as CI runs it: every sample letter, fake backend, gates that fail on regressions."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAFTER_")}
+    env["DRAFTER_HOME"] = str(built_home)
+    gates = ["full.citations_retrieved_share=1.0", "full.grounded_fraction=0.9", "full.citation_page_recall_micro=0.4",
+             "full.citation_topic_precision_micro=0.6", "full.overturn_recall=0.2"]
+    cmd = [str(VENV_BIN / "imr-drafter"), "eval", str(LETTERS), "--out", str(tmp_path / "ci"), "--backend", "fake", "--quiet",
+           "--systems", "full,always_uphold"] + [x for g in gates for x in ("--fail-under", g)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
+    assert out.returncode == 0, out.stdout + out.stderr
+    metrics = json.loads((tmp_path / "ci" / "metrics.json").read_text())["systems"]
+    assert metrics["full"]["items"] >= 60
+    failing = subprocess.run(cmd[:10] + ["--fail-under", "full.decision_accuracy=1.01"], capture_output=True, text=True, env=env, timeout=1200)
+    assert failing.returncode == 1 and "gate missed" in failing.stderr
+
+
+def test_real_embedded_model_end_to_end(built_home, tmp_path):
+    d = tmp_path / "letters"
+    d.mkdir()
+    for f in FILES[:2]:
+        shutil.copy(LETTERS / f"{f}.txt", d)
+    settings = make_settings(built_home)
+    settings.llm.backend = "llamacpp"
+    metrics = run_eval(d, tmp_path / "run", settings, systems=("full", "always_uphold"), progress=False)
+    for name in ("results.jsonl", "metrics.json", "report.md", "report.html", "provenance.json"):
+        assert (tmp_path / "run" / name).exists()
+    in_range(metrics)
+    assert metrics["full"]["unretrieved_citations"]["value"] == 0
+    assert metrics["full"]["tokens"]["value"] > 0
+    assert json.loads((tmp_path / "run" / "provenance.json").read_text())["model"].startswith("llamacpp:")

@@ -1,0 +1,94 @@
+"""Letter parser: golden answers for every sample letter (all layouts, with extraction quirks), errors,
+and properties over generated Layout A letters (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from drafter.letter_parser import LetterParseError, parse_letter, parse_letter_text
+from tests.conftest import REPO
+from tests.pdf_factory import text_pdf
+
+LETTERS = REPO / "evals" / "letters"
+GOLDEN = sorted(LETTERS.glob("letter-*.expected.json"))
+
+
+def citation_keys(cites) -> set:
+    out = set()
+    for c in cites:
+        c = c if isinstance(c, dict) else c.model_dump()
+        out |= {(c["guideline"], None, p) for p in c.get("pages") or []}
+        if c.get("section") or c["guideline"] == "ODG":
+            sec = "" if c["guideline"] == "ODG" else re.sub(r"(?i)\s*guidelines?$", "", c["section"])
+            out.add((c["guideline"], sec, None))
+    return out
+
+
+def test_the_sample_set_is_large_and_varied():
+    assert len(GOLDEN) >= 40
+    layouts = {json.loads(p.read_text())["layout"] for p in GOLDEN}
+    assert layouts == {"A", "B", "C", "D"}
+    cats = {c for p in GOLDEN for c in json.loads(p.read_text())["categories"]}
+    assert len(cats) >= 12
+
+
+@pytest.mark.parametrize("golden", GOLDEN, ids=[p.name.split(".")[0] for p in GOLDEN])
+def test_golden_letters(golden):
+    exp = json.loads(golden.read_text())
+    letter = parse_letter(golden.with_name(golden.name.replace(".expected.json", ".txt")))
+    assert letter.layout == exp["layout"]
+    assert [(i.item.lower(), i.decision) for i in letter.items] == [(i["item"].lower(), i["decision"]) for i in exp["items"]]
+    for want, got in zip(exp["items"], letter.items):
+        assert citation_keys(got.citations) == citation_keys(want["citations"])
+        assert got.rationale
+    assert " ".join(letter.case_summary.split()).startswith(" ".join(exp["case_summary_starts"].split())[:30])
+
+
+def test_not_a_letter_is_a_clear_error():
+    with pytest.raises(LetterParseError, match="not an IMR determination letter"):
+        parse_letter(LETTERS / "not-a-letter-progress-report.txt")
+
+
+def test_empty_file_is_a_clear_error(tmp_path):
+    (tmp_path / "x.txt").write_text("  ")
+    with pytest.raises(LetterParseError, match="empty or textless"):
+        parse_letter(tmp_path / "x.txt")
+
+
+def test_pdf_letter_reads_like_text(tmp_path):
+    src = (LETTERS / "letter-01-pt-lumbar-continuation.txt").read_text()
+    pages = [src[i:i + 1800] for i in range(0, len(src), 1800)]
+    letter = parse_letter(text_pdf(tmp_path / "letter.pdf", pages, first_printed=1))
+    assert letter.layout == "A" and letter.items[0].decision == "upheld"
+    assert any(99 in c.pages for c in letter.items[0].citations)
+
+
+item_names = st.from_regex(r"[A-Z][a-z]{3,9}( [a-z]{2,8}){0,3} [0-9]{1,3}(mg)? #[0-9]{2,3}", fullmatch=True)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(item_names, st.sampled_from(["Upheld", "Overturned"]), st.integers(20, 400)), min_size=1, max_size=4, unique_by=lambda t: t[0]),
+       st.integers(min_value=30, max_value=110), st.booleans())
+def test_generated_layout_a_letters_split_into_their_items(items, width, footers):
+    body = ["CLINICAL CASE SUMMARY", "",
+            "The expert reviewer developed the following clinical case summary based on a review of the case file, including all medical records:",
+            "", "The applicant is a represented employee with chronic pain since 2012.", "",
+            "IMR ISSUES, DECISIONS AND RATIONALES", "", "The Final Determination was based on decisions for the disputed items set forth below:", ""]
+    for name, decision, page in items:
+        word = "is medically necessary" if decision == "Overturned" else "is not medically necessary"
+        body += [f"{name}:  {decision}", "", "Claims Administrator guideline: Decision based on MTUS.", "",
+                 f"MAXIMUS guideline: Decision based on MTUS page {page}.", "",
+                 f"Decision rationale: Page {page} applies here. Therefore, the request for {name} {word}.", ""]
+    text = "\n".join(textwrap.fill(line, width) if line and not line.endswith(("Upheld", "Overturned")) else line for line in body)
+    if footers:
+        text = text.replace("applies here.", "applies Page 2 of 3 here.")
+    letter = parse_letter_text("HOW THE IMR FINAL DETERMINATION WAS MADE\n\n" + text)
+    assert [(i.item, i.decision) for i in letter.items] == [(n, d.lower()) for n, d, _ in items]
+    assert [i.citations[0].pages for i in letter.items] == [[p] for _, _, p in items]
+    assert letter.case_summary.startswith("The applicant is a represented employee")
