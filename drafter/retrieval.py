@@ -156,6 +156,7 @@ class HybridRetriever:
         docs = [tokenize(f"{c.text} {c.metadata.get('topic', '')} {c.metadata.get('applies_to', '')}") for c in self.chunks]
         self._bm25_index = BM25Okapi(docs) if docs else None
         self.last_timings: dict[str, float] = {}
+        self._vectors: dict[str, list[float]] = {}
 
     # -- filters -------------------------------------------------------------------------
     @staticmethod
@@ -179,8 +180,20 @@ class HybridRetriever:
         return all(str(c.metadata.get(k)) == str(v) for k, v in (filters or {}).items())
 
     # -- rankers -------------------------------------------------------------------------
+    def _embed(self, text: str) -> list[float]:
+        """Query vectors, cached: a draft searches the same item text several times (per governing topic)."""
+        vec = self._vectors.get(text)
+        if vec is None:
+            if len(self._vectors) >= 512:
+                self._vectors.clear()
+            vec = self._vectors[text] = self.index.embeddings.embed_query(text)
+        return vec
+
+    def clear_cache(self) -> None:
+        self._vectors.clear()
+
     def _dense(self, text: str, n: int, date: dt.date | None, filters: dict[str, str] | None) -> list[str]:
-        vec = self.index.embeddings.embed_query(text)
+        vec = self._embed(text)
         return [cid for cid, _ in self.index.dense_search(vec, n, self._where(date, filters))]
 
     def _bm25(self, text: str, n: int, date: dt.date | None, filters: dict[str, str] | None) -> list[str]:
