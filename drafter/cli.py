@@ -119,6 +119,20 @@ def cmd_quickstart(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace, settings: Settings) -> int:
+    """Everything the app needs before it opens: the index in DRAFTER_HOME and the embedded model."""
+    from drafter.ingest import ingest_corpus, open_index
+    from drafter.model_assets import ensure_model_file
+
+    t0 = time.perf_counter()
+    report = ingest_corpus(open_index(settings, for_indexing=True))
+    print(f"Index at {settings.index_dir}: {report.summary()} ({time.perf_counter() - t0:.1f} s)")
+    if settings.llm.backend == "llamacpp":
+        t1 = time.perf_counter()
+        print(f"Embedded model: {ensure_model_file(settings)} (SHA-256 checked, {time.perf_counter() - t1:.1f} s)")
+    return 0
+
+
 def cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
     """Draft a determination for a case file or folder."""
     from drafter.chain import Drafter
@@ -222,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--case", help="the case to draft (default: a bundled sample case)")
     s.add_argument("--no-draft", action="store_true", help="stop after the sample search")
     s.set_defaults(func=cmd_quickstart)
+
+    s = sub.add_parser("prepare", help="build the index and assemble the embedded model (the app's first run does this)")
+    s.set_defaults(func=cmd_prepare)
 
     s = sub.add_parser("draft", help="draft an IMR determination for a case file or folder")
     s.add_argument("case", help="a case file (.txt, .md, .pdf, .docx) or a folder of them")

@@ -20,7 +20,7 @@ from drafter.review.store import AuditStore
 from drafter.settings import REPO_ROOT, Settings
 
 SAMPLE_CASES = REPO_ROOT / "evals" / "cases"
-STATUS_ICON = {"met": "✅ met", "not_met": "❌ not met", "unknown": "❔ unknown"}
+STATUS_ICON = {"met": "MET", "not_met": "NOT MET", "unknown": "UNKNOWN"}
 DECISIONS = ["upheld", "overturned", "needs_review"]
 
 
@@ -134,10 +134,15 @@ def draft_page() -> None:
                 ws.remove(f)
                 st.rerun()
 
-    found_items, found_date = suggestions(ws)
     st.subheader("2. Disputed items and request date")
-    items_text = st.text_area("One disputed item per line (found in the UR letter; edit as needed)", value="\n".join(found_items), key=f"items-{case_id}-{len(ws.files())}")
-    date_text = st.text_input("Request date (YYYY-MM-DD; selects the guideline edition)", value=found_date or "", key=f"date-{case_id}-{len(ws.files())}")
+    signature = tuple(ws.files())
+    if st.session_state.get(f"sig-{case_id}") != signature:  # new files: offer what they say, once
+        found_items, found_date = suggestions(ws)
+        st.session_state[f"items-{case_id}"] = "\n".join(found_items)
+        st.session_state[f"date-{case_id}"] = found_date or ""
+        st.session_state[f"sig-{case_id}"] = signature
+    items_text = st.text_area("One disputed item per line (found in the UR letter; edit as needed)", key=f"items-{case_id}")
+    date_text = st.text_input("Request date (YYYY-MM-DD; selects the guideline edition)", key=f"date-{case_id}")
 
     st.subheader("3. Draft")
     session = ReviewSession(_drafter(s.model_dump_json())[0], db, reviewer(), case_id)

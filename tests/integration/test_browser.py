@@ -1,0 +1,106 @@
+"""The reviewer app in a real browser: headless Debian Chromium driven by Playwright, the real embedded
+model, a sample case uploaded, drafted, edited, approved and exported. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from drafter.model_assets import ensure_model_file
+from drafter.review.store import AuditStore
+from tests.conftest import REPO
+from tests.integration.conftest import VENV_BIN, make_settings
+
+pytestmark = pytest.mark.integration
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_server(built_home, tmp_path):
+    assert CHROMIUM.exists(), "Debian chromium is missing: scripts/test.sh installs it (apt-get install chromium)"
+    ensure_model_file(make_settings(built_home))
+    home = tmp_path / "home"
+    home.mkdir()
+    for sub in ("index", "models"):
+        (home / sub).symlink_to(built_home / sub)
+    port = _port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAFTER_")}
+    env.update(DRAFTER_HOME=str(home), DRAFTER_LLM__BACKEND="llamacpp", DRAFTER_REVIEWER="browser-test")
+    log = open(tmp_path / "streamlit.log", "w")
+    proc = subprocess.Popen([str(VENV_BIN / "streamlit"), "run", str(REPO / "app.py"), "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + (tmp_path / "streamlit.log").read_text()[-2000:])
+    yield url, home
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def test_upload_draft_edit_approve_export(app_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, home = app_server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    case_dir = REPO / "evals" / "cases" / "case-09-muscle-relaxants"
+    files = [str(p) for p in sorted(case_dir.iterdir()) if p.name != "expected.json"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        expect(page.get_by_text("Draft an IMR determination")).to_be_visible()
+        page.get_by_label("New case name").fill("Browser sample")
+        page.get_by_role("button", name="New case").click()
+        expect(page.get_by_text("1. Case intake")).to_be_visible()
+        page.locator('input[type="file"]').set_input_files(files)
+        items = page.get_by_label("One disputed item per line (found in the UR letter; edit as needed)")
+        expect(items).to_have_value(re.compile("Cyclobenzaprine"), timeout=180_000)
+        expect(page.get_by_role("button", name="Draft all items")).to_be_enabled(timeout=180_000)
+        page.screenshot(path=str(ARTIFACTS / "1-intake.png"), full_page=True)
+        page.get_by_role("button", name="Draft all items").click()
+        expect(page.get_by_text("Draft ready")).to_be_visible(timeout=600_000)
+        page.screenshot(path=str(ARTIFACTS / "2-drafted.png"), full_page=True)
+        box = page.get_by_label("Decision rationale").first
+        box.fill("Reviewer edit: cyclobenzaprine is for short courses only. Therefore, the request is not medically necessary.")
+        box.press("Control+Enter")
+        page.get_by_text("5. Approve and export").click()
+        time.sleep(2)
+        page.get_by_role("button", name="Approve").click()
+        expect(page.get_by_text("Approved and recorded")).to_be_visible()
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="DOCX").click()
+        dl.value.save_as(str(ARTIFACTS / "letter.docx"))
+        page.screenshot(path=str(ARTIFACTS / "3-approved.png"), full_page=True)
+        browser.close()
+    db = AuditStore(home / "audit.db")
+    case = db.cases("browser-test")[0]
+    assert db.latest_draft(case["id"])["backend"] == "llamacpp"
+    assert "Reviewer edit: cyclobenzaprine" in db.approvals(case["id"])[0]["final_text"]
+    assert (ARTIFACTS / "letter.docx").stat().st_size > 5000
