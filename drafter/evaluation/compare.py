@@ -3,13 +3,13 @@ and the items whose decision or citations changed (what a template change did)."
 
 from __future__ import annotations
 
-import json
 import random
 import statistics
 from pathlib import Path
 from typing import Any
 
 from drafter.errors import DrafterError
+from drafter.evaluation.scoring import iter_rows
 
 METRICS = ["decision", "citation_page_recall", "citation_topic_recall", "rouge_l", "embedding_cosine", "key_fact_recall",
            "grounded_fraction", "latency_s"]
@@ -19,15 +19,7 @@ def _load(run: Path, system: str) -> dict[tuple[str, int], dict]:
     path = Path(run) / "results.jsonl"
     if not path.exists():
         raise DrafterError(f"{run}: no results.jsonl; give a RUN_DIR written by `imr-drafter eval`.")
-    rows: dict[tuple[str, int], dict] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            if r["system"] == system:
-                rows[(r["letter"], r["item_index"])] = r
+    rows = {(r["letter"], r["item_index"]): r for r in iter_rows(path) if r.get("system") == system}
     return rows
 
 

@@ -110,16 +110,13 @@ def write_html(path: Path, metrics: dict[str, Any], prov: dict[str, Any], result
         cats = metrics[s]["per_category_accuracy"]
         parts.append(_bars(f"{s}", [(f"{c} (n={e['items']})", e["value"]) for c, e in cats.items()]))
     dists: dict[str, dict[str, list[float]]] = {s: {"rouge_l": [], "grounded_fraction": []} for s in systems}
-    with open(results, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            for k in ("rouge_l", "grounded_fraction"):
-                v = r["metrics"].get(k, {}).get("value")
-                if v is not None and r["system"] in dists:
-                    dists[r["system"]][k].append(float(v))
+    from drafter.evaluation.scoring import iter_rows
+
+    for r in iter_rows(results):
+        for k in ("rouge_l", "grounded_fraction"):
+            v = r["metrics"].get(k, {}).get("value")
+            if v is not None and r["system"] in dists:
+                dists[r["system"]][k].append(float(v))
     parts.append("<h2>Score distributions</h2>")
     for s in systems:
         for k, vals in dists[s].items():

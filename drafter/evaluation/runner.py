@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from drafter.errors import DrafterError
-from drafter.evaluation.scoring import Aggregator, TopicMap, draft_page_keys, score_item, set_counts
+from drafter.evaluation.scoring import Aggregator, TopicMap, draft_page_keys, iter_rows, score_item, set_counts
 from drafter.evaluation.systems import SYSTEMS, SystemDraft, from_item_draft, letter_case, llm_without_retrieval
 from drafter.letter_parser import LetterParseError, ParsedLetter, parse_letter
 from drafter.metrics.citations import page_keys
@@ -119,16 +119,10 @@ def _work(args: tuple[str, list]) -> tuple[str, list[dict], str | None]:
 
 
 def _done_keys(results: Path) -> set[tuple[str, int, str]]:
-    keys: set[tuple[str, int, str]] = set()
-    if results.exists():
-        with open(results, encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    r = json.loads(line)
-                    keys.add((r["letter"], r["item_index"], r["system"]))
-                except (ValueError, KeyError):
-                    continue  # a row cut off by an interrupted run is drafted again
-    return keys
+    if not results.exists():
+        return set()
+    # a row cut off by an interrupted run does not parse, so its item is drafted again
+    return {(r["letter"], r["item_index"], r["system"]) for r in iter_rows(results)}
 
 
 def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[str, ...] = SYSTEMS, limit: int = 0,
@@ -188,12 +182,8 @@ def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[st
 
 def aggregate(results: Path) -> dict[str, Any]:
     agg = Aggregator()
-    with open(results, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                agg.add(json.loads(line))
-            except (ValueError, KeyError):
-                continue
+    for row in iter_rows(results):
+        agg.add(row)
     return agg.result()
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
+from collections.abc import Iterator
+from pathlib import Path
 from collections import defaultdict
 from typing import Any
 
@@ -47,6 +50,19 @@ def draft_page_keys(d: SystemDraft) -> set[tuple[str, int]]:
     return {(family_of(c["guideline"]), p) for c in d.citations for p in c.get("pages", [])}
 
 
+_VECTOR_CACHE: dict[str, list[float]] = {}
+
+
+def _vectors(embed: Any, texts: list[str]) -> list[list[float]]:
+    """Embeddings with a small cache: the letter's rationale is the same for every system scored."""
+    missing = [t for t in dict.fromkeys(texts) if t not in _VECTOR_CACHE]
+    if missing:
+        if len(_VECTOR_CACHE) > 2000:
+            _VECTOR_CACHE.clear()
+        _VECTOR_CACHE.update(zip(missing, embed.embed_documents(missing)))
+    return [_VECTOR_CACHE[t] for t in texts]
+
+
 def score_item(gold: LetterItem, d: SystemDraft, topic_map: TopicMap, date: dt.date | None, embed: Any | None) -> dict[str, MetricResult]:
     """Every metric for one item, each with its reason."""
     drugs = {n for n in drug_table() if len(n) >= 5}
@@ -59,7 +75,7 @@ def score_item(gold: LetterItem, d: SystemDraft, topic_map: TopicMap, date: dt.d
     m["rouge_l"] = rationale.rouge_l(gold.rationale, d.rationale)
     m["key_fact_recall"] = rationale.key_fact_recall(gold.rationale, d.rationale, drugs)
     if embed is not None and gold.rationale and d.rationale:
-        a, b = embed.embed_documents([gold.rationale[:2000], d.rationale[:2000]])
+        a, b = _vectors(embed, [gold.rationale[:2000], d.rationale[:2000]])
         m["embedding_cosine"] = rationale.cosine(a, b)
     else:
         m["embedding_cosine"] = MetricResult(value=None, reason="no rationale to compare")
@@ -129,6 +145,16 @@ class Aggregator:
             r["per_category_accuracy"] = {c: {"value": ok / n, "items": n} for c, (ok, n) in sorted(self.category[s].items())}
             out[s] = r
         return out
+
+
+def iter_rows(results: Path) -> Iterator[dict]:
+    """The rows of a results.jsonl, one at a time; a line cut off by an interrupted run is skipped."""
+    with open(results, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
 
 
 def set_counts(gold: set, draft: set) -> list[int]:
