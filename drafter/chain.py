@@ -47,6 +47,7 @@ class ItemDraft(BaseModel):
     rationale: str
     citations: list[CitationOut]
     retrieved_chunk_ids: list[str]
+    retrieved_scores: dict[str, float] = Field(default_factory=dict)
     grounded_fraction: float
     dropped_sentences: list[dict] = Field(default_factory=list)
     fallback_used: bool
@@ -127,6 +128,7 @@ class Drafter:
         return ItemDraft(
             item=item, parsed=parsed, decision=a.decision, reasons=a.reasons, phase=a.phase, governing_topic=a.governing_topic,
             criteria=a.criteria, rationale=d.text, citations=citations, retrieved_chunk_ids=list(dict.fromkeys(h.chunk_id for h in retrieved)),
+            retrieved_scores={h.chunk_id: h.score for h in reversed(retrieved)},
             grounded_fraction=round(d.grounding.grounded_fraction, 3),
             dropped_sentences=[{"sentence": x, "why": w} for x, w in d.grounding.dropped],
             fallback_used=d.fallback_used, notes=d.notes,

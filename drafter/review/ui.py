@@ -147,6 +147,7 @@ def draft_page() -> None:
     st.subheader("3. Draft")
     session = ReviewSession(_drafter(s.model_dump_json())[0], db, reviewer(), case_id)
     busy = st.session_state.get("busy", False)
+    st.caption("A running draft can be cancelled with Stop (top right); uploaded files and every saved edit stay in the audit database.")
     if st.button("Draft all items", key="draft", disabled=busy or not ws.files(), type="primary"):
         _run_draft(session, items_text, date_text)
     state: WorkingState | None = st.session_state.get("state") or session.load()
@@ -233,10 +234,12 @@ def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
                 if ok != it.accepted.get(c["chunk_id"], True):
                     session.set_citation(state, i, c["chunk_id"], ok)
             with st.expander("Retrieved passages"):
+                scores = d.get("retrieved_scores", {})
                 for cid in d["retrieved_chunk_ids"]:
                     ch = retriever.by_id.get(cid)
                     if ch:
-                        st.markdown(f"`{cid}` - {ch.metadata.get('topic')} (pages {ch.metadata.get('pages_label')})")
+                        score = f", score {scores[cid]:.4f}" if cid in scores else ""
+                        st.markdown(f"`{cid}` - {ch.metadata.get('topic')} (pages {ch.metadata.get('pages_label')}{score})")
                         st.caption(ch.text[:600])
             q = st.text_input("Search the guidelines to add a passage", key=f"q-{i}")
             if q.strip():
@@ -296,6 +299,11 @@ def evals_page() -> None:
     run = root / pick
     metrics = json.loads((run / "metrics.json").read_text())
     st.markdown((run / "report.md").read_text())
+    if (run / "report.html").exists():
+        with st.expander("Plots (report.html)"):
+            import streamlit.components.v1 as components
+
+            components.html((run / "report.html").read_text(), height=900, scrolling=True)
     st.subheader("Per-item differences from the letter")
     rows = [json.loads(x) for x in (run / "results.jsonl").read_text().splitlines() if x.strip()]
     full = [r for r in rows if r["system"] == "full"] or rows
