@@ -10,7 +10,7 @@ from drafter.items import drug_table
 
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:/\d+(?:\.\d+)?)?%?")
-_PAGE = re.compile(r"\b(?:pages?|pp?\.)\s*(\d+)(?:\s*(?:-|–|to|and|,)\s*(\d+))?", re.I)
+_PAGE = re.compile(r"\b(?:pages?|pp?\.)\s*(\d+(?:\s*(?:-|–|to|and|,|&)\s*\d+)*)", re.I)
 _STOP = set("the and for with that this from were was are has have had been into than then they their there which what when will would should could shall "
             "also more most such only other over under upon about after before because while where these those each some into onto".split())
 
@@ -52,9 +52,13 @@ def check_sentence(sentence: str, sources: str, cited_pages: set[int]) -> str | 
     src_numbers = _numbers(sources)
     pages_said: set[int] = set()
     for m in _PAGE.finditer(sentence):
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) else lo
-        pages_said.update(range(lo, hi + 1) if 0 <= hi - lo <= 30 else (lo, hi))
+        # "pages 98-99" is a range; "pages 92, 97" and "pages 41 and 64" are lists
+        for part in re.split(r"\s*(?:,|and|&)\s*", m.group(1)):
+            bounds = [int(x) for x in re.split(r"\s*(?:-|–|to)\s*", part) if x.strip().isdigit()]
+            if len(bounds) == 2 and 0 <= bounds[1] - bounds[0] <= 30:
+                pages_said.update(range(bounds[0], bounds[1] + 1))
+            else:
+                pages_said.update(bounds)
     bad_pages = sorted(p for p in pages_said if p not in cited_pages)
     if bad_pages:
         return f"page {', '.join(map(str, bad_pages))} is not a page of the cited passages"

@@ -34,3 +34,10 @@ def test_ground_reports_fraction_and_invalid_citations():
     assert r.kept == ["The applicant completed 18 sessions of physical therapy."]
     assert len(r.dropped) == 1 and r.grounded_fraction == 0.5
     assert r.invalid_citations == ["zzz#s9"]
+
+
+def test_page_lists_are_not_ranges():
+    src = "Oxycodone, pages 92, 97. Muscle relaxants pages 41 and 64."
+    assert check_sentence("The guideline on pages 92, 97 covers oxycodone.", src, {92, 97}) is None
+    assert check_sentence("Pages 41 and 64 cover muscle relaxants.", src, {41, 64}) is None
+    assert "page 93" in check_sentence("Pages 92-94 cover oxycodone.", src, {92, 97})
