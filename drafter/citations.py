@@ -11,9 +11,6 @@ import re
 
 from pydantic import BaseModel, Field
 
-FAMILIES = ("MTUS", "ACOEM", "ODG", "MTUS ACOEM-based", "MTUS Drug Formulary", "Other")
-
-
 class NormCitation(BaseModel):
     guideline: str
     edition: str | None = None
@@ -38,17 +35,6 @@ def family_of(guideline_name: str) -> str:
     if "mtus" in g or "chronic pain" in g or "postsurgical" in g or "acupuncture" in g:
         return "MTUS"
     return "Other"
-
-
-def section_of(guideline_name: str, regulation: str = "") -> str | None:
-    g = guideline_name.lower()
-    if "acupuncture" in g:
-        return "9792.24.1"
-    if "postsurgical" in g:
-        return "9792.24.3"
-    if "general provisions" in g:
-        return "9792.20"
-    return regulation or None
 
 
 _GLUED = re.compile(r"(?<=[A-Za-z0-9)])\.(\d{1,2})\.\s+(?=[A-Z(])")
