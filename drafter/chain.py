@@ -14,7 +14,7 @@ from drafter.corpus.schema import TopicMeta
 from drafter.corpus.topics import load_corpus
 from drafter.criteria import Assessment, CriterionResult, assess, governing_hits
 from drafter.drafting import draft_rationale
-from drafter.facts import FactFinder
+from drafter.facts import Fact, FactFinder
 from drafter.ingest import ensure_index, open_index
 from drafter.intake import Case, load_case
 from drafter.items import ParsedItem, parse_item
@@ -40,10 +40,13 @@ class ItemDraft(BaseModel):
     item: str
     parsed: ParsedItem
     decision: str
+    basis: str = "none"
+    confidence: str = "low"
     reasons: list[str]
     phase: str
     governing_topic: str | None
     criteria: list[CriterionResult]
+    facts: dict[str, Fact] = Field(default_factory=dict)
     rationale: str
     citations: list[CitationOut]
     retrieved_chunk_ids: list[str]
@@ -126,7 +129,7 @@ class Drafter:
                      for cid in d.cited_ids if (h := by_id.get(cid))]
         gen = d.generation
         return ItemDraft(
-            item=item, parsed=parsed, decision=a.decision, reasons=a.reasons, phase=a.phase, governing_topic=a.governing_topic,
+            item=item, parsed=parsed, decision=a.decision, basis=a.basis, confidence=a.confidence, reasons=a.reasons, facts=a.facts, phase=a.phase, governing_topic=a.governing_topic,
             criteria=a.criteria, rationale=d.text, citations=citations, retrieved_chunk_ids=list(dict.fromkeys(h.chunk_id for h in retrieved)),
             retrieved_scores={h.chunk_id: h.score for h in reversed(retrieved)},
             grounded_fraction=round(d.grounding.grounded_fraction, 3),
@@ -146,7 +149,7 @@ class Drafter:
         """Draft an already-loaded case (the eval harness builds cases from letters in memory)."""
         s = self.settings
         t0 = started if started is not None else time.perf_counter()
-        warnings = list(case.warnings)
+        warnings = list(case.warnings) + [i.warning() for i in case.instructions]
         if not case.items:
             warnings.append("No disputed items were found in the case file; give them with --item.")
         if case.request_date is None:

@@ -157,6 +157,41 @@ def cmd_draft(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
+    """Every vocabulary fact with its status, value, evidence and context flags."""
+    import json
+
+    from drafter.facts.report import batch, case_facts
+    from drafter.intake import load_case
+    from drafter.retrieval import parse_date
+
+    if args.batch:
+        src = sys.stdin if args.batch == "-" else open(args.batch, encoding="utf-8")
+        with src:
+            for row in batch(src):
+                print(json.dumps(row))
+        return 0
+    if not args.case:
+        raise QueryError("Give a case file or folder, or --batch FILE.jsonl.")
+    case = load_case(Path(args.case), settings.intake, items=args.item, request_date=parse_date(args.request_date))
+    out = case_facts(case, args.item or case.items or None)
+    if args.json:
+        print(json.dumps(out, indent=2))
+    else:
+        groups = out.get("items") or [{"item": None, "facts": out["facts"]}]
+        for g in groups:
+            print(f"== {g['item'] or 'case'} (request date {out['request_date'] or 'unknown'})")
+            for f in g["facts"]:
+                if f["status"] != "unknown" or f["evidence"]:
+                    ev = f["evidence"][0] if f["evidence"] else None
+                    flags = ",".join(k for k in ("negated", "historical", "hypothetical", "conflict") if f[k])
+                    print(f"{f['name']:<44} {f['status']:<8} {'' if f['value'] is None else f['value']!s:<14} "
+                          f"{flags:<12} {ev['document'] + ': ' + ev['quote'][:90] if ev else f['note'][:90]}")
+        for w in out["warnings"]:
+            print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
 def cmd_parse_letter(args: argparse.Namespace, settings: Settings) -> int:
     from drafter.letter_parser import parse_letter
 
@@ -249,6 +284,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--docx", help="also write the letter as a Word document here")
     s.add_argument("--json", action="store_true", help="print the full draft as JSON")
     s.set_defaults(func=cmd_draft)
+
+    s = sub.add_parser("facts", help="the case facts a decision rests on, each with its evidence and context flags")
+    s.add_argument("case", nargs="?", help="a case file or folder")
+    s.add_argument("--item", action="append", help="a disputed item (repeatable); item-scoped facts read statements about it")
+    s.add_argument("--request-date", help="YYYY-MM-DD; default: from the RFA or UR letter")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--batch", metavar="FILE.jsonl", help='excerpts, one {"id","text","item"} per line (- for stdin) -> one {"id","facts"} per line')
+    s.set_defaults(func=cmd_facts)
 
     s = sub.add_parser("parse-letter", help="parse an IMR determination letter (.txt or .pdf)")
     s.add_argument("file")

@@ -1,13 +1,18 @@
 """Criteria: the governing topics' structured criteria and limits, checked against the case facts.
 
 Deterministic and auditable: every line says which criterion, met / not_met / unknown, the evidence
-span it rests on and the guideline passage it comes from. The proposed decision follows fixed rules:
+span it rests on and the guideline passage it comes from. The proposed decision follows how IMR
+reviewers decide: the requesting physician carries the burden of documentation (Labor Code 4604.5
+presumes the MTUS correct), so a required criterion the records do not document counts against the
+request ("the records do not document ..."), unless the topic marks that criterion's silence as neutral.
 
-1. no topic in force names the item            -> needs_review (the reviewer picks the guideline)
-2. the governing topic does not recommend it   -> upheld
-3. any criterion or limit not met               -> upheld
-4. any criterion or limit unknown               -> needs_review (what is missing is listed)
-5. every criterion and limit met                -> overturned
+1. no topic in force names the item            -> needs_review (the reviewer picks the guideline; ODG territory)
+2. the governing topic does not recommend it   -> upheld                  (basis: evidence)
+3. any criterion or limit not met on the text   -> upheld                  (basis: evidence)
+4. any required criterion not documented        -> upheld                  (basis: absent_documentation)
+5. conflicting evidence, an unresolved quantity,
+   or a criterion whose silence is neutral      -> needs_review (what is missing is listed)
+6. every criterion and limit met                -> overturned              (basis: evidence)
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from drafter.retrieval import Hit
 
 Status = Literal["met", "not_met", "unknown"]
 Decision = Literal["upheld", "overturned", "needs_review"]
+Basis = Literal["evidence", "absent_documentation", "none"]
+Confidence = Literal["high", "medium", "low"]
 
 
 class Citation(BaseModel):
@@ -51,6 +58,8 @@ class CriterionResult(BaseModel):
     note: str = ""
     decisive: bool = True
     group: str | None = None
+    basis: Basis = Field(default="evidence", description="evidence: the status rests on record text; "
+                         "absent_documentation: on the records' silence")
 
     def finding(self) -> str:
         """One plain sentence for the rationale prompt and the fallback template."""
@@ -72,6 +81,8 @@ class Assessment(BaseModel):
     topic_ids: list[str] = Field(default_factory=list)
     criteria: list[CriterionResult] = Field(default_factory=list)
     facts: dict[str, Fact] = Field(default_factory=dict)
+    basis: Basis = "none"
+    confidence: Confidence = "low"
 
 
 POSTSURGICAL = "MTUS Postsurgical Treatment Guidelines"
@@ -96,24 +107,15 @@ _VISIT_CATEGORIES = {"rehabilitation", "psychological", "programs", "injections"
 
 
 def _phase(item: ParsedItem, ff: FactFinder) -> tuple[str, Fact | None]:
-    """initial (a first course or trial) or continuation (more of a treatment already given)."""
-    continued_word = re.search(r"\b(additional|continued|continue|more|further|extension|repeat|refill|ongoing|renew\w*|purchase)\b", item.raw, re.I)
+    """initial (a first course or trial) or continuation (more of a treatment already given), from the
+    fact layer's treatment_phase; with the prior visits (or duration of use) the limits need."""
+    phase = ff.find("treatment_phase", item)
+    value = str(phase.value) if phase.value in ("initial", "continuation") else "initial"
     if item.treatment == "medication":
-        f = ff.find("duration_of_use_weeks", item)
-        if continued_word or (f.status == "present" and (f.value or 0) >= 2) or ff.current_use(item).status == "present":
-            return "continuation", f
-        return "initial", f
+        return value, ff.find("duration_of_use_weeks", item)
     if item.category not in _VISIT_CATEGORIES:
-        return ("continuation" if continued_word else "initial"), None
-    if item.post_op:
-        f = ff.find("postsurgical_visits_completed", item)
-    else:
-        f = ff.find("prior_visits_completed", item)
-    if continued_word:
-        return "continuation", f
-    if f.status == "present" and (f.value or 0) > 0:
-        return "continuation", f
-    return "initial", f
+        return value, None
+    return value, ff.find("postsurgical_visits_completed" if item.post_op else "prior_visits_completed", item)
 
 
 def _citation_for(topic_id: str, page: int | None, passages: list[Hit]) -> Citation | None:
@@ -145,11 +147,16 @@ def _diagnosis_matches(condition: str, ff: FactFinder) -> bool:
 def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str, prior: Fact | None, passages: list[Hit]) -> list[CriterionResult]:
     out: list[CriterionResult] = []
     visit_limits = [lim for lim in meta.limits if lim.unit in ("visits", "sessions", "treatments") and lim.max and not (lim.condition and "per week" in lim.condition)]
+    course_note = ""
     if visit_limits and item.visits:
         matching = [lim for lim in visit_limits if lim.condition and _diagnosis_matches(lim.condition, ff)]
         conditional = [lim for lim in visit_limits if lim.condition]
         diagnostic = [lim for lim in conditional if any(k in str(lim.condition).lower() for k in _CONDITION_SYNONYMS)]
-        if diagnostic and not matching and len(conditional) > 1:
+        default = [lim for lim in visit_limits if lim.default_course]
+        if diagnostic and not matching and len(conditional) > 1 and default:
+            lim = default[0]
+            course_note = f"; the diagnosis is nonspecific, so the course for {lim.condition} applies"
+        elif diagnostic and not matching and len(conditional) > 1:
             out.append(CriterionResult(criterion="The requested visits fit the course for the diagnosis.", criterion_id="limit-visits", topic_id=meta.id,
                                        fact="prior_visits_completed", status="unknown", citation=_citation_for(meta.id, visit_limits[0].page, passages),
                                        note="the diagnosis matches none of the conditions the guideline gives visit courses for: "
@@ -160,23 +167,31 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
     if visit_limits and item.visits:
         cite = _citation_for(meta.id, lim.page, passages)
         label = f"at most {lim.max:g} {lim.unit}" + (f" over {lim.over_weeks:g} weeks" if lim.over_weeks else "") + (f" for {lim.condition}" if lim.condition else "")
-        if phase == "continuation":
-            if prior is None or prior.status != "present":
+        known_prior = prior is not None and prior.value is not None and prior.status in ("present", "absent")
+        if phase == "continuation" and not known_prior:
+            if item.visits > (lim.max or 0):
+                out.append(CriterionResult(criterion=f"Requested visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
+                                           fact="prior_visits_completed", status="not_met", value=item.visits, citation=cite,
+                                           evidence=prior.span if prior else None,
+                                           note=f"the {item.visits} visits requested, in and of themselves, exceed the course: {label}{course_note}"))
+            else:
                 out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
                                            fact="prior_visits_completed", status="unknown", evidence=prior.span if prior else None, citation=cite,
                                            note=(f"{prior.note}, so the total against {label} cannot be checked" if prior and prior.note
-                                                 else f"the number of prior visits is not documented, so the total against {label} cannot be checked")))
-            else:
-                total = float(prior.value or 0) + item.visits
-                ok = total <= (lim.max or 0)
-                out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
-                                           fact="prior_visits_completed", status="met" if ok else "not_met", value=total, evidence=prior.span, citation=cite,
-                                           note=f"{prior.value:g} visits completed plus {item.visits} requested make {total:g}, {'within' if ok else 'beyond'} {label}"))
+                                                 else f"the number of prior visits is not documented, so the total against {label} cannot be checked")
+                                                + course_note))
+        elif phase == "continuation":
+            done = float(prior.value or 0)  # type: ignore[union-attr]
+            total = done + item.visits
+            ok = total <= (lim.max or 0)
+            out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
+                                       fact="prior_visits_completed", status="met" if ok else "not_met", value=total, evidence=prior.span, citation=cite,  # type: ignore[union-attr]
+                                       note=f"{done:g} visits completed plus {item.visits} requested make {total:g}, {'within' if ok else 'beyond'} {label}{course_note}"))
         else:
             ok = item.visits <= (lim.max or 0)
             out.append(CriterionResult(criterion=f"Requested visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
                                        fact="prior_visits_completed", status="met" if ok else "not_met", value=item.visits, citation=cite,
-                                       note=f"{item.visits} visits requested, {'within' if ok else 'beyond'} {label}"))
+                                       note=f"{item.visits} visits requested, {'within' if ok else 'beyond'} {label}{course_note}"))
     for lim in meta.limits:
         cite = _citation_for(meta.id, lim.page, passages)
         if lim.unit == "mme_per_day" and lim.max:
@@ -214,22 +229,25 @@ _NUMERIC_FACTS = {"prior_visits_completed", "postsurgical_visits_completed", "da
 def _criterion_result(c: Criterion, meta: TopicMeta, fact: Fact, passages: list[Hit], phase: str = "initial") -> CriterionResult | None:
     if c.fact in _NUMERIC_FACTS:
         return None  # numbers are judged against the topic's limits, not as yes/no criteria
-    note = fact.note
-    if c.applies == "continuation" and phase == "continuation" and c.expect == "present" and fact.status == "unknown":
-        # continuing a treatment needs documented benefit (9792.20): silence in the records is "not documented"
-        return CriterionResult(criterion=c.text, criterion_id=c.id, topic_id=meta.id, fact=c.fact, status="not_met",
-                               citation=_citation_for(meta.id, c.page, passages), note=f"the records do not document it: {c.text.rstrip('.').lower()}",
-                               group=f"{meta.id}:{c.any_of}" if c.any_of else None)
+    group = f"{meta.id}:{c.any_of}" if c.any_of else None
+    cite = _citation_for(meta.id, c.page, passages)
+    common = dict(criterion=c.text, criterion_id=c.id, topic_id=meta.id, fact=c.fact, citation=cite, group=group, decisive=c.expect != "any")
+    if fact.conflict:
+        return CriterionResult(**common, status="unknown", value=fact.value, evidence=fact.span, note=fact.note)
+    if fact.status == "unknown":
+        silence = c.on_silence or ("met" if c.expect == "absent" else "not_met")
+        if c.expect == "absent":
+            return CriterionResult(**common, status=silence, note=fact.note if silence != "met" else "none documented", basis="absent_documentation")
+        if silence == "not_met":
+            return CriterionResult(**common, status="not_met", basis="absent_documentation",
+                                   note=f"the records do not document it: {c.text.rstrip('.').lower()}")
+        return CriterionResult(**common, status=silence, basis="absent_documentation",
+                               note=(c.silence_why or "") + (f" ({fact.note})" if fact.note else ""))
     if c.expect == "absent":
-        # a gate such as "no contraindication": silence in the records reads as none documented
-        status: Status = {"present": "not_met", "absent": "met", "unknown": "met"}[fact.status]
-        if fact.status == "unknown":
-            note = note or "none documented"
+        status: Status = "not_met" if fact.status == "present" else "met"
     else:
-        status = {"present": "met", "absent": "not_met", "unknown": "unknown"}[fact.status]
-    return CriterionResult(criterion=c.text, criterion_id=c.id, topic_id=meta.id, fact=c.fact, status=status, value=fact.value,
-                           evidence=fact.span, citation=_citation_for(meta.id, c.page, passages), note=note,
-                           decisive=c.expect != "any", group=f"{meta.id}:{c.any_of}" if c.any_of else None)
+        status = "met" if fact.status == "present" else "not_met"
+    return CriterionResult(**common, status=status, value=fact.value, evidence=fact.span, note=fact.note)
 
 
 def decisive_statuses(results: list[CriterionResult]) -> list[tuple[Status, list[CriterionResult]]]:
@@ -270,7 +288,7 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
     reasons: list[str] = []
     facts: dict[str, Fact] = {}
     if prior is not None:
-        facts[prior.key] = prior
+        facts[prior.name] = prior
     raw_low = item.raw.lower()
     for ex in main.excludes:
         if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", raw_low):
@@ -308,17 +326,28 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
             return members[0].finding()
         return "None of the alternatives is documented: " + "; or ".join(m.criterion.rstrip(".") for m in members) + "."
 
+    def on_text(members: list[CriterionResult]) -> bool:
+        return any(m.basis == "evidence" for m in members)
+
+    basis: Basis = "none"
+    confidence: Confidence = "low"
     if not_met:
         decision: Decision = "upheld"
+        not_met.sort(key=lambda ms: 0 if on_text(ms) else 1)
         reasons = [say(ms) for ms in not_met]
+        basis = "evidence" if any(on_text(ms) for ms in not_met) else "absent_documentation"
+        confidence = "high" if basis == "evidence" else "medium"
     elif not folded and main.recommendation is Recommendation.RECOMMENDED:
         decision = "overturned"
+        basis, confidence = "evidence", "medium"
         reasons = [f"The guideline recommends {main.topic.split('(')[0].strip().lower()} without conditions that the records would have to meet."]
     elif unknown or not folded:
         decision = "needs_review"
         reasons = [say(ms) for ms in unknown] or ["The governing topic has no checkable criteria; the reviewer must decide."]
     else:
         decision = "overturned"
+        basis = "evidence"
+        confidence = "high" if all(r.basis == "evidence" for r in results if r.decisive) else "medium"
         reasons = [r.finding() for r in results if r.decisive and r.status == "met"]
     return Assessment(item=item_text, parsed=item, phase=phase, decision=decision, reasons=reasons, governing_topic=main.id,
-                      topic_ids=[h.topic_id for h in gov], criteria=results, facts=facts)
+                      topic_ids=[h.topic_id for h in gov], criteria=results, facts=facts, basis=basis, confidence=confidence)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drafter.errors import DrafterError
+from drafter.instructions import Instruction, find_instructions
 from drafter.settings import IntakeSettings
 
 SUPPORTED = {".txt", ".md", ".pdf", ".docx"}
@@ -44,6 +45,11 @@ class Case:
 
     def doc(self, name: str) -> Document:
         return next(d for d in self.documents if d.name == name)
+
+    @property
+    def instructions(self) -> list[Instruction]:
+        """Instruction-like sentences in the records (never evidence; every draft lists them)."""
+        return [i for d in self.documents for i in find_instructions(d.name, d.text)]
 
 
 # -- reading files -------------------------------------------------------------------------------
@@ -239,24 +245,40 @@ def parse_us_date(text: str) -> dt.date | None:
 
 def find_request_date(docs: list[Document]) -> tuple[dt.date | None, str]:
     """The date of the request for authorization (it selects the guideline edition): the RFA's own date,
-    else a date the UR letter gives for the RFA or its receipt, else the UR decision date."""
-    date_value = r"(" + _DATE + r"|\d{4}-\d{2}-\d{2})"
+    else a date the records give for the request or its receipt, else the UR decision date (also as a
+    narrative: "In a Utilization Review Report dated March 20, 2014"), else the latest date of any document
+    (said so in the source). Never the date of injury or birth."""
+    from drafter.dates import DATE, dates_in, parse_date
+
+    value = rf"({DATE})"
     passes: list[tuple[str, str]] = [
-        ("rfa", r"(?<!of )(?<!of\s)\bdate\s*:\s*"),
-        ("any", r"(?:date of (?:request|rfa)|rfa date|rfa dated|\brfa\b|request dated|request date)\s*:?\s*"),
-        ("any", r"(?:date rfa received|rfa received|date request received|request received|received)\s*:?\s*"),
-        ("ur", r"(?:date of (?:determination|decision|ur|review)|ur (?:date|denial date)|determination date|decision date|notification date)\s*:?\s*"),
+        ("rfa", r"(?<!of )(?<!injury )(?<!birth )(?<!loss )\b(?:date|date of request|request date|date of service request)\s*:\s*"),
+        ("any", r"(?:date of (?:request|rfa)|rfa date|rfa dated|\brfa\b(?: form)?(?: of| on| received)?|request for authori[sz]ation(?: form)?(?: dated| of| on| received on)?|request dated|request date|date requested)\s*:?\s*"),
+        ("any", r"(?:date rfa received|rfa received|date request received|request received|date received)\s*:?\s*"),
+        ("ur", r"(?:date of (?:determination|decision|ur|review|notice)|ur (?:date|denial date)|determination date|decision date|notification date|date of this notice)\s*:?\s*"),
+        ("any", r"(?:utilization review|\bur\b)(?: report| decision| determination| letter| notice)?(?: of)?\s+dated\s+"),
+        ("any", r"(?:utilization review|\bur\b)(?: report| decision| determination)?\s+(?:on|of)\s+"),
     ]
     for kind, label in passes:
         for d in docs:
             if kind != "any" and d.kind != kind:
                 continue
-            for m in re.finditer(label + date_value, d.text, flags=re.I):
-                date = parse_us_date(m.group(1))
+            for m in re.finditer(label + value, d.text, flags=re.I):
+                date = parse_date(m.group(1))
                 if date:
-                    return date, f"{d.name}: {m.group(0).strip()}"
+                    return date, f"{d.name}: {' '.join(m.group(0).split())}"
     for d in docs:
         m = re.search(r"(\d{4}-\d{2}-\d{2})", d.name)
         if m and d.kind in ("rfa", "ur"):
             return parse_us_date(m.group(1)), f"file name {d.name}"
+    latest: tuple[dt.date, str] | None = None
+    for d in docs:
+        for pos, date in dates_in(d.text):
+            before = d.text[max(0, pos - 40):pos].lower()
+            if re.search(r"(?:doi|injur\w*|dob|birth|born|loss|accident|since|from)\W{0,25}(?:on|of|date|:)?\W{0,5}$", before):
+                continue
+            if latest is None or date > latest[0]:
+                latest = (date, d.name)
+    if latest:
+        return latest[0], f"no request date was stated; the latest date in the records ({latest[1]}) was used"
     return None, ""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, Field
 
-from drafter.facts import FactFinder, Span
+from drafter.facts import Evidence, FactFinder
 from drafter.grounding import check_sentence
 from drafter.intake import Case
 from drafter.llm import Generation, generate_structured
@@ -42,7 +42,7 @@ class SummaryOut(BaseModel):
 class SourcedFact:
     label: str
     text: str
-    span: Span
+    span: Evidence
 
 
 @dataclass
@@ -65,19 +65,20 @@ def select_facts(case: Case, ff: FactFinder, items: list[str], ur_line: str | No
     for label, pattern, n in _SELECTORS:
         taken = 0
         for s in ff.sentences:
-            if taken >= n or (s.file, s.start) in used:
+            if taken >= n or (s.document, s.start) in used:
                 continue
             if re.search(pattern, s.text, re.I | re.M) and len(s.text) >= 15:
                 text = s.text if len(s.text) <= MAX_FACT_CHARS else s.text[:MAX_FACT_CHARS].rsplit(" ", 1)[0] + " ..."
-                facts.append(SourcedFact(label, text, s.span()))
-                used.add((s.file, s.start))
+                facts.append(SourcedFact(label, text, Evidence(document=s.document, start=s.start, end=s.end, quote=s.text,
+                                                               section=s.section, date=s.date)))
+                used.add((s.document, s.start))
                 taken += 1
     ur = next((d for d in case.documents if d.is_ur), None)
     if ur is not None:
         date_m = re.search(r"(?:date of (?:determination|decision|review)|determination date)\s*:?\s*([0-9/\-]+)", ur.text, re.I)
         if date_m:
             line = f"Utilization review dated {date_m.group(1)} did not certify: " + "; ".join(items) + "."
-            facts.append(SourcedFact("utilization review", line, Span(file=ur.name, start=date_m.start(), end=date_m.end(), quote=date_m.group(0))))
+            facts.append(SourcedFact("utilization review", line, Evidence(document=ur.name, start=date_m.start(), end=date_m.end(), quote=date_m.group(0))))
     return facts
 
 
@@ -87,7 +88,7 @@ def fallback_summary(prompts: PromptLibrary, facts: list[SourcedFact]) -> str:
 
 def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, facts: list[SourcedFact], max_tokens: int, retries: int) -> CaseSummary:
     """Summary whose every sentence lists the facts it rests on; unsupported sentences are dropped."""
-    sources = [{"label": f.label, "file": f.span.file, "start": f.span.start, "end": f.span.end, "quote": f.span.quote} for f in facts]
+    sources = [{"label": f.label, "file": f.span.document, "start": f.span.start, "end": f.span.end, "quote": f.span.quote} for f in facts]
     if not facts:
         return CaseSummary("The case file contains no sentences the summary rules recognise; the reviewer must write the summary.", [], True)
     gen: Generation | None = None

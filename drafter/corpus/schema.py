@@ -120,6 +120,8 @@ FACTS: dict[str, str] = {
     "supervised_therapy_required": "the patient cannot do the exercise program without supervision",
     "reduced_weight_bearing_desirable": "reduced weight bearing is desirable (e.g. extreme obesity)",
     "age": "the patient's age in years",
+    "radicular_symptoms": "the patient reports pain radiating into a limb, or numbness or tingling in a limb",
+    "treatment_phase": "initial (a first course, trial or prescription) or continuation (more of a treatment already given)",
 }
 
 
@@ -142,6 +144,13 @@ class Criterion(BaseModel):
         default=None,
         description="criteria sharing an any_of label are alternatives: the group is met when any one is met",
     )
+    on_silence: Literal["not_met", "unknown", "met"] | None = Field(
+        default=None,
+        description="what the records' silence on the fact means. Default: the requesting physician carries the burden "
+        "of documentation, so silence on a required fact is not_met (expect: absent gates read silence as met); "
+        "'unknown' leaves it for the reviewer, and needs a silence_why",
+    )
+    silence_why: str | None = Field(default=None, description="why silence does not count against the request here")
 
     @field_validator("id")
     @classmethod
@@ -149,6 +158,12 @@ class Criterion(BaseModel):
         if not TOPIC_ID.match(v):
             raise ValueError(f"criterion id {v!r} must be kebab-case (a-z, 0-9, hyphens)")
         return v
+
+    @model_validator(mode="after")
+    def _silence_explained(self) -> Criterion:
+        if self.on_silence in ("unknown", "met") and not self.silence_why:
+            raise ValueError(f"criterion {self.id}: on_silence {self.on_silence!r} needs a silence_why")
+        return self
 
     @field_validator("fact")
     @classmethod
@@ -176,6 +191,8 @@ class Limit(BaseModel):
     condition: str | None = Field(default=None, description="diagnosis or phase the limit is for")
     page: int | None = None
     note: str | None = None
+    default_course: bool = Field(default=False, description="the course reviewers apply when the diagnosis is nonspecific "
+                                 "(e.g. chronic low back pain takes the myalgia/myositis course)")
 
     @model_validator(mode="after")
     def _has_bound(self) -> Limit:

@@ -48,6 +48,7 @@ class WorkingState(BaseModel):
     model: str
     prompt_version: str
     request_date: str | None = None
+    warnings: list[str] = Field(default_factory=list)
 
     def citations(self, i: int) -> list[dict]:
         it = self.items[i]
@@ -112,7 +113,7 @@ def suggestions(ws: Workspace) -> tuple[list[str], str | None]:
 def working_from(draft: CaseDraft, case_id: str) -> WorkingState:
     return WorkingState(
         case_id=case_id, summary=draft.case_summary.text, model=draft.model, prompt_version=draft.prompt_version,
-        request_date=draft.request_date,
+        request_date=draft.request_date, warnings=draft.warnings,
         items=[ItemState(draft=it.model_dump(), rationale=it.rationale, decision=it.decision) for it in draft.items],
     )
 
@@ -162,7 +163,7 @@ class ReviewSession:
         return CaseDraft(case_summary=SummaryOutput(text=summ.text, sources=summ.sources, fallback_used=summ.fallback_used),
                          items=drafted, letter_text=letter, model=self.drafter.model, prompt_version=self.drafter.prompts.version,
                          request_date=str(case.request_date) if case.request_date else None, request_date_source=case.date_source,
-                         timings_s={})
+                         timings_s={}, warnings=[i.warning() for i in case.instructions])
 
     def regenerate(self, state: WorkingState, index: int) -> WorkingState:
         """Draft one item again; every other item keeps its edits."""

@@ -201,6 +201,8 @@ def _highlight(text: str, quote: str) -> str:
 def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
     st.subheader("4. Verify and edit")
     retriever = _drafter(settings().model_dump_json())[0].retriever
+    for w in state.warnings:
+        st.error(w)
     tabs = st.tabs([f"{i + 1}. {it.draft['item'][:40]}" for i, it in enumerate(state.items)] + ["Case summary"])
     for i, (tab, it) in enumerate(zip(tabs, state.items)):
         with tab:
@@ -209,6 +211,9 @@ def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
                 st.warning("The criteria check could not decide this item: " + " ".join(d["reasons"]))
             if d["fallback_used"]:
                 st.info("The model's rationale was unusable, so the deterministic template wrote it.")
+            basis = {"evidence": "rests on record text", "absent_documentation": "rests on what the records do not document",
+                     "none": "no basis"}.get(d.get("basis", "none"), "")
+            st.caption(f"Proposed: {d['decision'].replace('_', ' ')} · confidence {d.get('confidence', 'low')} · {basis}")
             choice = st.selectbox("Decision", DECISIONS, index=DECISIONS.index(it.decision), key=f"dec-{i}")
             if choice != it.decision:
                 session.set_decision(state, i, choice)
@@ -221,10 +226,10 @@ def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
                     if c.get("note"):
                         st.write(c["note"])
                     if ev:
-                        doc = session.ws.dir / ev["file"]
+                        doc = session.ws.dir / ev["document"]
                         src = doc.read_text(errors="replace") if doc.suffix in (".txt", ".md") and doc.exists() else ev["quote"]
                         window = src[max(0, ev["start"] - 300): ev["end"] + 300]
-                        st.markdown(f"<small>{ev['file']}</small><br>{_highlight(window, ev['quote'])}", unsafe_allow_html=True)
+                        st.markdown(f"<small>{ev['document']}</small><br>{_highlight(window, ev['quote'])}", unsafe_allow_html=True)
                     if cite:
                         st.caption(f"Guideline passage: `{cite['chunk_id']}` ({cite['topic']}, pages {cite.get('pages')})")
             st.markdown("**Citations** (uncheck to reject)")

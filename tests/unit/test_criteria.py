@@ -65,7 +65,7 @@ def test_every_evidence_span_points_at_its_quote(tmp_path):
     spans = [c.evidence for c in a.criteria if c.evidence]
     assert spans
     for span in spans:
-        text = case.doc(span.file).text
+        text = case.doc(span.document).text
         assert " ".join(text[span.start:span.end].split()) == span.quote.replace("/", "/")  # offsets are exact
 
 
@@ -86,14 +86,24 @@ def test_item_no_topic_names_needs_review(tmp_path):
     assert a.decision == "needs_review" and a.governing_topic is None and "9792.21.1" in a.reasons[0]
 
 
-def test_disagreeing_visit_counts_need_review(tmp_path):
+def test_disagreeing_visit_counts_latest_governs_and_says_so(tmp_path):
     (tmp_path / "psych_note_2015-02-20.txt").write_text("Psychology note 02/20/2015. Today's session is her fourth CBT session. "
                                                         "She reports better sleep and walks 30 minutes, up from 10 minutes.")
     report = ("PR-2 03/01/2015. The applicant has completed 8 sessions of cognitive behavioral therapy since 12/2014. "
               "Functional improvement: walks 30 minutes, up from 10 minutes; returned to modified duty.")
     _, a = decide(tmp_path, report, "Cognitive behavioral therapy x 6 additional sessions", ["cpmtg-behavioral-interventions"])
-    assert a.decision == "needs_review"
-    assert any("disagree" in c.note for c in a.criteria)
+    visits = a.facts["prior_visits_completed"]
+    assert visits.value == 8 and "disagree" in visits.note and "governs" in visits.note
+    assert a.decision != "needs_review"
+
+
+def test_same_day_disagreeing_visit_counts_need_review(tmp_path):
+    (tmp_path / "psych_note_2015-03-01.txt").write_text("Psychology note 03/01/2015. Today's session is her fourth CBT session.")
+    report = ("PR-2 03/01/2015. The applicant has completed 8 sessions of cognitive behavioral therapy since 12/2014. "
+              "Functional improvement: walks 30 minutes, up from 10 minutes; returned to modified duty.")
+    _, a = decide(tmp_path, report, "Cognitive behavioral therapy x 6 additional sessions", ["cpmtg-behavioral-interventions"])
+    assert a.facts["prior_visits_completed"].conflict
+    assert a.decision == "needs_review", a.reasons
 
 
 def test_not_recommended_topic_is_upheld(tmp_path):

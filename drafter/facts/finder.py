@@ -1,0 +1,475 @@
+"""Mentions -> facts: each fact's status, value and evidence for a case (and a disputed item).
+
+How a reading is settled, the same for every fact:
+1. A mention counts only in the treating records (not the UR letter), outside quarantined instruction-like
+   sentences and sentences reporting the UR reviewer's opinion, in the sections its rule allows, and not
+   when ConText marks it historical, hypothetical, about a family member or uncertain.
+2. A present phrase under a negation cue reads absent ("Denies numbness", "SLR negative").
+3. Item-scoped facts (visits, benefit, duration) read sentences naming the requested treatment first,
+   else sentences naming no other treatment.
+4. The latest dated statement governs. When earlier statements disagree, the fact says so in its note; when
+   statements of the same (latest) date disagree across documents, the fact is marked `conflict`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cached_property
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from drafter.facts.pipeline import SPAN_GROUP, Mention, Sentence, build_nlp, load_lexicon, load_rules
+from drafter.facts.schema import Evidence, Fact, FactRule
+from drafter.facts.values import DATE, READERS, Context, dates_in, parse_date
+from drafter.intake import Case, Document
+from drafter.items import ParsedItem, drug_table
+
+
+def _compile(patterns: list[str]) -> re.Pattern:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+
+
+class FactFinder:
+    """Finds the vocabulary's facts in a case; item-scoped facts take the disputed item into account."""
+
+    def __init__(self, case: Case, rules_dir: str | None = None) -> None:
+        self.case = case
+        self.request_date = case.request_date
+        self.rules: dict[str, FactRule] = load_rules(rules_dir)
+        self.nlp = build_nlp(rules_dir)
+        lex = load_lexicon("sentences")
+        self._opinion = _compile(lex["ur_opinion"])
+        self._sentence_date = [re.compile(p.replace("{DATE}", f"(?P<date>{DATE})"), re.I) for p in lex["sentence_date"]]
+        self._not_event_date = _compile(lex["not_event_date"])
+        self._cache: dict[tuple[str, str | None], Fact] = {}
+
+    # -- documents -> sentences and mentions ----------------------------------------------------------
+    @cached_property
+    def _instruction_spans(self) -> dict[str, list[tuple[int, int]]]:
+        out: dict[str, list[tuple[int, int]]] = {}
+        for i in self.case.instructions:
+            out.setdefault(i.document, []).append((i.start, i.end))
+        return out
+
+    def document_date(self, d: Document) -> dt.date | None:
+        """The date a document speaks for: an ISO date in its file name, else a labelled date in its head."""
+        m = re.search(r"(\d{4}-\d{2}-\d{2})", d.name)
+        if m:
+            try:
+                return dt.date.fromisoformat(m.group(1))
+            except ValueError:
+                pass
+        head = d.text[:400]
+        for pos, date in dates_in(head):
+            if not self._not_event_date.search(head[max(0, pos - 40):pos]):
+                return date
+        return None
+
+    @cached_property
+    def parsed(self) -> list[tuple[list[Sentence], list[Mention]]]:
+        out = []
+        for d in self.case.evidence:
+            out.append(self._parse(d))
+        return out
+
+    def _parse(self, d: Document) -> tuple[list[Sentence], list[Mention]]:
+        doc = self.nlp(d.text)
+        current = self.document_date(d)
+        sentences: list[Sentence] = []
+        by_start: dict[int, Sentence] = {}
+        for i, s in enumerate(doc.sents):
+            text = s.text.strip()
+            if not text:
+                continue
+            stated = self._date_of(text)
+            if stated:
+                current = stated
+            section = s[0]._.section_category if len(s) else None
+            lead = len(s.text) - len(s.text.lstrip())
+            sent = Sentence(d.name, i, s.start_char + lead, s.start_char + lead + len(text), " ".join(text.split()), section,
+                            current.isoformat() if current else None)
+            sentences.append(sent)
+            by_start[s.start] = sent
+        mentions: list[Mention] = []
+        for span in doc.spans.get(SPAN_GROUP, []):
+            sent = by_start.get(span.sent.start)
+            if sent is None:
+                continue
+            rule = span._.target_rule
+            mentions.append(Mention(
+                fact=span.label_, polarity=rule.metadata["polarity"], sentence=sent, start=span.start_char, end=span.end_char,
+                text=span.text, negated=bool(span._.is_negated), historical=bool(span._.is_historical),
+                hypothetical=bool(span._.is_hypothetical), family=bool(span._.is_family), uncertain=bool(span._.is_uncertain)))
+        return sentences, mentions
+
+    def _date_of(self, text: str) -> dt.date | None:
+        """The date a sentence speaks for when it names one ("In a progress note dated 3/5/2015, ...")."""
+        for rx in self._sentence_date:
+            m = rx.search(text)
+            if m and not self._not_event_date.search(text[max(0, m.start("date") - 40):m.start("date")]):
+                d = parse_date(m.group("date"))
+                if d:
+                    return d
+        return None
+
+    @property
+    def sentences(self) -> list[Sentence]:
+        return [s for sents, _ in self.parsed for s in sents]
+
+    @cached_property
+    def all_text(self) -> str:
+        return "\n".join(d.text for d in self.case.evidence).lower()
+
+    def _excluded(self, s: Sentence) -> str | None:
+        """Why a sentence is not evidence: quarantined instruction-like text or the UR reviewer's opinion."""
+        for a, b in self._instruction_spans.get(s.document, []):
+            if a < s.end and s.start < b:
+                return "instruction"
+        if self._opinion.search(s.text):
+            return "opinion"
+        return None
+
+    # -- the item's treatment ---------------------------------------------------------------------------
+    def treatment_pattern(self, item: ParsedItem | None) -> re.Pattern | None:
+        if item is None:
+            return None
+        if item.treatment == "medication":
+            names = [re.escape(n) for n, (g, _, _) in drug_table().items() if g == item.generic]
+            pats = names or [re.escape(item.generic or item.raw.split()[0])]
+            return re.compile(r"(?<![a-z])(?:" + "|".join(pats) + r")(?![a-z])", re.I)
+        words = load_lexicon("treatments")["treatments"].get(item.treatment)
+        return re.compile(words if words else re.escape(item.treatment), re.I)
+
+    def other_treatments(self, item: ParsedItem | None) -> re.Pattern | None:
+        if item is None:
+            return None
+        lex = load_lexicon("treatments")
+        pats = [p for t, p in lex["treatments"].items() if t != item.treatment]
+        drugs = [re.escape(n) for n, (g, _, _) in drug_table().items() if g != item.generic and len(n) >= 5]
+        pats.append(r"(?<![a-z])(?:" + "|".join(drugs) + r")(?![a-z])")
+        if item.treatment != "medication":
+            pats.append(lex["any_medication"])
+        pats.extend(lex["other_procedures"] if item.category not in ("injections", "surgery") else [])
+        return _compile(pats)
+
+    # -- mentions -> fact -----------------------------------------------------------------------------
+    def mentions(self, fact: str) -> list[Mention]:
+        return [m for _, ms in self.parsed for m in ms if m.fact == fact]
+
+    def _usable(self, m: Mention, rule: FactRule) -> bool:
+        if self._excluded(m.sentence):
+            return False
+        sec = m.sentence.section
+        if sec and sec in rule.skip_sections:
+            return False
+        if rule.sections and sec and sec not in rule.sections:
+            return False
+        if m.polarity == "present" and (m.historical or m.hypothetical or m.family or m.uncertain):
+            return False
+        if m.polarity == "absent" and (m.hypothetical or m.family):
+            return False
+        return True
+
+    def _scoped(self, mentions: list[Mention], rule: FactRule, item: ParsedItem | None) -> list[Mention]:
+        if rule.scope != "item" or item is None:
+            return mentions
+        mine, other = self.treatment_pattern(item), self.other_treatments(item)
+        about = [m for m in mentions if mine and mine.search(m.sentence.text)]
+        if about:
+            return about
+        return [m for m in mentions if not (other and other.search(m.sentence.text))]
+
+    def find(self, name: str, item: ParsedItem | None = None) -> Fact:
+        """The fact named `name` (a key of drafter.corpus.schema.FACTS) for this case and item."""
+        key = (name, item.raw if item else None)
+        if key not in self._cache:
+            self._cache[key] = self._find(name, item)
+        return self._cache[key].model_copy(deep=True)
+
+    def _find(self, name: str, item: ParsedItem | None) -> Fact:
+        rule = self.rules.get(name)
+        derived = DERIVED.get(name)
+        if derived is not None:
+            return derived(self, item, rule)
+        if rule is None:
+            return Fact(name=name, note="no rule file for this fact yet")
+        every = self._scoped(self.mentions(name), rule, item)
+        ms = [m for m in every if self._usable(m, rule)]
+        if rule.kind in ("number", "date", "category"):
+            fact = self._valued(rule, ms, item)
+        else:
+            fact = self._settle(rule, ms)
+        if not fact.known:
+            fact = _only_context(fact, [m for m in every if m not in ms], self)
+        return fact
+
+    def _settle(self, rule: FactRule, ms: list[Mention]) -> Fact:
+        if not ms:
+            return Fact(name=rule.fact, note=rule.silence)
+        latest = max(_when(m) for m in ms)
+        last = [m for m in ms if _when(m) == latest]
+        readings = {m.reading for m in last}
+        status = rule.prefer if len(readings) > 1 else next(iter(readings))
+        chosen = [m for m in last if m.reading == status]
+        earlier = [m for m in ms if _when(m) != latest and m.reading != status]
+        note = ""
+        conflict = False
+        if earlier:
+            e = earlier[-1]
+            note = (f"earlier records read {e.reading} ({e.sentence.document}, {e.sentence.date or 'undated'}); "
+                    f"the latest ({chosen[0].sentence.document}, {chosen[0].sentence.date or 'undated'}) governs")
+        docs = {m.sentence.document for m in last}
+        if len(readings) > 1 and len(docs) > 1 and len({m.sentence.document for m in last if m.reading != status}) \
+                and not ({m.sentence.document for m in last if m.reading == status} & {m.sentence.document for m in last if m.reading != status}):
+            conflict = True
+            other = next(m for m in last if m.reading != status)
+            note = (f"the records disagree: {other.sentence.document} reads {other.reading}, "
+                    f"{chosen[0].sentence.document} reads {status}")
+        first = chosen[0]
+        return Fact(name=rule.fact, status=status, evidence=[_evidence(s) for s in _unique_sentences(chosen)][:3],
+                    negated=first.polarity == "present" and first.negated, conflict=conflict, note=note)
+
+    def _valued(self, rule: FactRule, ms: list[Mention], item: ParsedItem | None) -> Fact:
+        """Number, date and category facts: the value from the latest sentence that states one."""
+        reader = READERS[rule.value]  # type: ignore[index]
+        sentences = _unique_sentences(sorted(ms, key=_when, reverse=True))
+        if rule.value == "mme":
+            return self._mme(rule, ms)
+        rules = [rule.model_copy(update={"value_patterns": [p]}) for p in rule.value_patterns] if rule.value_order == "pattern" else [rule]
+        for r in rules:
+            for s in sentences:
+                ctx = Context(item, dt.date.fromisoformat(s.date) if s.date else None, self.request_date)
+                value = reader(r, s.text, ctx)
+                if value is not None:
+                    return self._with_disagreement(Fact(name=rule.fact, status="present", value=value, evidence=[_evidence(s)]),
+                                                   s, [x for x in sentences if x.document != s.document], rule, reader, item)
+        polar = self._settle(rule, ms)
+        if polar.status == "absent" and rule.kind == "number":
+            polar.value = 0.0
+        if polar.status == "present" and not polar.note:
+            polar.note = "documented, but no value is stated"
+        return polar
+
+    def _with_disagreement(self, fact: Fact, chosen: Sentence, others: list[Sentence], rule: FactRule, reader, item) -> Fact:
+        """Other documents stating a different number: an earlier one is noted (the latest governs); one of the
+        same date makes the fact a conflict the reviewer must settle."""
+        if rule.kind != "number":
+            return fact
+        for s in others:
+            v = reader(rule, s.text, Context(item, dt.date.fromisoformat(s.date) if s.date else None, self.request_date))
+            if v is None or abs(float(v) - float(fact.value)) < 2:  # type: ignore[arg-type]
+                continue
+            if (s.date or "") == (chosen.date or ""):
+                return fact.model_copy(update={"status": "unknown", "conflict": True, "evidence": [*fact.evidence, _evidence(s)],
+                                               "note": f"the records disagree: {chosen.document} states {fact.value:g}, {s.document} states {v:g}"})
+            return fact.model_copy(update={"evidence": [*fact.evidence, _evidence(s)],
+                                           "note": f"the records disagree: {s.document} ({s.date or 'undated'}) states {v:g}; "
+                                                   f"the latest, {chosen.document} ({chosen.date or 'undated'}), states {fact.value:g} and governs"})
+        return fact
+
+    def _mme(self, rule: FactRule, ms: list[Mention]) -> Fact:
+        """Daily MME: a stated MED in the latest document, else the sum over the opioids it lists (each once)."""
+        from drafter.facts.values import mme_by_drug, read_stated_mme
+
+        by_doc: dict[str, list[Sentence]] = {}
+        for s in _unique_sentences(ms):
+            by_doc.setdefault(s.document, []).append(s)
+        for doc in sorted(by_doc, key=lambda d: max(_sent_when(s) for s in by_doc[d]), reverse=True):
+            sents = sorted(by_doc[doc], key=_sent_when, reverse=True)
+            for s in sents:
+                v = read_stated_mme(rule, s.text)
+                if v is not None:
+                    return Fact(name=rule.fact, status="present", value=v, evidence=[_evidence(s)])
+            per_drug: dict[str, tuple[float, Sentence]] = {}
+            for s in sents:
+                for generic, v in mme_by_drug(s.text).items():
+                    if generic not in per_drug or v > per_drug[generic][0]:
+                        per_drug[generic] = (v, s)
+            if per_drug:
+                total = round(sum(v for v, _ in per_drug.values()), 1)
+                ev = [_evidence(s) for s in _dedupe([s for _, s in per_drug.values()])]
+                return Fact(name=rule.fact, status="present", value=total, evidence=ev,
+                            note=" + ".join(f"{g} {v:g}" for g, (v, _) in per_drug.items()) + " mg MME a day")
+        polar = self._settle(rule, ms)
+        if polar.status == "absent":
+            polar.value = 0.0
+        elif polar.status == "present":
+            polar.status, polar.note = "unknown", "opioids are named but no dose and frequency to compute the MME"
+        return polar
+
+    # -- phase and case-level facts --------------------------------------------------------------------
+    def current_use(self, item: ParsedItem) -> Fact:
+        """Whether the records show the item's drug or treatment is already in use (a refill, not a start)."""
+        return self.find("treatment_phase", item)
+
+    def all_facts(self, item: ParsedItem | None = None, names: list[str] | None = None) -> list[Fact]:
+        from drafter.corpus.schema import FACTS
+
+        return [self.find(n, item) for n in (names or list(FACTS))]
+
+
+def _only_context(fact: Fact, skipped: list[Mention], ff: FactFinder) -> Fact:
+    """An unknown fact that the records mention only as history, hypothesis, family, uncertainty or in an
+    instruction-like sentence: say so, with the quote, so the reviewer sees why it did not count."""
+    for m in skipped:
+        why = ff._excluded(m.sentence)
+        flags = {"historical": m.historical, "hypothetical": m.hypothetical}
+        if why == "instruction":
+            note = "mentioned only in instruction-like text, which is never evidence"
+        elif why == "opinion":
+            note = "mentioned only in the UR reviewer's or claims administrator's reasoning, not the treating records"
+        elif m.historical:
+            note = "mentioned only as past history"
+        elif m.hypothetical:
+            note = "mentioned only as a plan, goal or hypothesis"
+        elif m.family:
+            note = "mentioned only about a family member"
+        elif m.uncertain:
+            note = "mentioned only as possible or to be ruled out"
+        else:
+            continue
+        return fact.model_copy(update={"evidence": [_evidence(m.sentence)], "note": note, **flags})
+    return fact
+
+
+def _when(m: Mention) -> tuple[str, int]:
+    return _sent_when(m.sentence)
+
+
+def _sent_when(s: Sentence) -> tuple[str, int]:
+    return (s.date or "", s.index)
+
+
+def _unique_sentences(ms: list[Mention]) -> list[Sentence]:
+    return _dedupe([m.sentence for m in ms])
+
+
+def _dedupe(sents: list[Sentence]) -> list[Sentence]:
+    seen, out = set(), []
+    for s in sents:
+        if (s.document, s.start) not in seen:
+            seen.add((s.document, s.start))
+            out.append(s)
+    return out
+
+
+def _evidence(s: Sentence) -> Evidence:
+    return Evidence(document=s.document, start=s.start, end=s.end, quote=s.text, section=s.section, date=s.date)
+
+
+# -- facts derived from the item or from other facts ---------------------------------------------------
+def _hours_per_week(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
+    if item and item.hours_per_day:
+        return Fact(name="hours_per_week", status="present", value=item.hours_per_day * (item.days_per_week or 7),
+                    note="from the item as requested")
+    return Fact(name="hours_per_week")
+
+
+def _compounded(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
+    if item and item.category == "topicals":
+        return Fact(name="compounded_ingredients", status="present", value=item.raw, note=f"the product requested: {item.raw}")
+    return Fact(name="compounded_ingredients")
+
+
+def _request_date(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
+    if ff.request_date:
+        return Fact(name="request_date", status="present", value=ff.request_date.isoformat(), note=ff.case.date_source)
+    return Fact(name="request_date")
+
+
+_CONTINUING = re.compile(r"\b(additional|continued|continue|continuation|more|further|extension|extend|repeat|refill\w*|ongoing|renew\w*|"
+                         r"remaining|resume)\b", re.I)
+
+
+def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
+    """initial (a first course, trial or first prescription) or continuation (more of what was given)."""
+    if item is None:
+        return Fact(name="treatment_phase")
+    if _CONTINUING.search(item.raw):
+        return Fact(name="treatment_phase", status="present", value="continuation", note=f"the request says so: {item.raw}")
+    if rule is not None:
+        ms = ff._scoped([m for m in ff.mentions("treatment_phase") if ff._usable(m, rule)], rule, item)
+        mine = ff.treatment_pattern(item)
+        ms = [m for m in ms if mine and mine.search(m.sentence.text)]
+        if ms:
+            f = ff._settle(rule, ms)
+            if f.status == "present":
+                return Fact(name="treatment_phase", status="present", value="continuation", evidence=f.evidence,
+                            note="the records show it is already in use or was given before")
+            if f.status == "absent":
+                return Fact(name="treatment_phase", status="present", value="initial", evidence=f.evidence,
+                            note="the records describe a first course or trial")
+    key = "postsurgical_visits_completed" if item.post_op else "prior_visits_completed"
+    if item.treatment != "medication":
+        prior = ff.find(key, item)
+        if prior.status == "present" and (prior.value is None or float(prior.value) > 0):
+            return Fact(name="treatment_phase", status="present", value="continuation", evidence=prior.evidence,
+                        note="prior visits of this treatment are documented")
+    else:
+        dur = ff.find("duration_of_use_weeks", item)
+        if dur.status == "present" and (dur.value is None or float(dur.value) >= 2):
+            return Fact(name="treatment_phase", status="present", value="continuation", evidence=dur.evidence,
+                        note="the drug has been in use")
+    return Fact(name="treatment_phase", status="present", value="initial", note="no prior use of this treatment is documented")
+
+
+def _four_as(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
+    """The 4 As of ongoing opioid management, each from the records: analgesia (pain scores with and
+    without), activities (functional gains), adverse effects (asked about), aberrant behaviour (UDS, CURES,
+    agreement). All four -> present; a record saying one is not documented -> absent; else unknown."""
+    if rule is not None:
+        explicit = ff._settle(rule, [m for m in ff.mentions("four_as_documented") if ff._usable(m, rule)])
+        if explicit.known:
+            return explicit
+    lex = load_lexicon("four_as")
+    domains: dict[str, Fact | None] = {
+        "analgesia": _first_present(ff.find("pain_score_change", item)),
+        "activities of daily living": _first_present(ff.find("functional_improvement", item)),
+        "adverse effects": _sentence_fact(ff, "adverse effects", lex["adverse_effects"]),
+        "aberrant behaviour": _first_present(ff.find("urine_drug_screen", item)) or _first_present(ff.find("opioid_agreement", item)),
+    }
+    missing = [k for k, v in domains.items() if v is None]
+    evidence = [e for v in domains.values() if v for e in v.evidence[:1]]
+    if not missing:
+        return Fact(name="four_as_documented", status="present", evidence=evidence, note="all four are documented")
+    return Fact(name="four_as_documented", evidence=evidence, note="not documented: " + ", ".join(missing))
+
+
+def _first_present(f: Fact) -> Fact | None:
+    return f if f.status == "present" else None
+
+
+def _sentence_fact(ff: FactFinder, name: str, pattern: str) -> Fact | None:
+    rx = re.compile(pattern, re.I)
+    for s in ff.sentences:
+        if not ff._excluded(s) and rx.search(s.text):
+            return Fact(name=name, status="present", evidence=[_evidence(s)])
+    return None
+
+
+def _symptom_weeks(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
+    """A stated duration of symptoms, else the weeks from the date of injury to the request."""
+    assert rule is not None
+    f = ff._valued(rule, [m for m in ff.mentions(rule.fact) if ff._usable(m, rule)], item)
+    if f.status == "present" and f.value is not None:
+        return f
+    doi = ff.find("date_of_injury")
+    if doi.status == "present" and doi.value and ff.request_date:
+        weeks = (ff.request_date - dt.date.fromisoformat(str(doi.value))).days / 7
+        if weeks >= 0:
+            return Fact(name=rule.fact, status="present", value=round(weeks), evidence=doi.evidence,
+                        note=f"from the date of injury ({doi.value}) to the request ({ff.request_date})")
+    return f
+
+
+DERIVED: dict[str, Any] = {
+    "four_as_documented": _four_as,
+    "symptom_duration_weeks": _symptom_weeks,
+    "hours_per_week": _hours_per_week,
+    "compounded_ingredients": _compounded,
+    "request_date": _request_date,
+    "treatment_phase": _phase,
+}

@@ -1,0 +1,152 @@
+"""The clinical NLP pipeline: medspaCy sentences (PyRuSH), sections (Sectionizer), fact phrases
+(TargetMatcher) and their context (ConText: negated, historical, hypothetical, family, uncertain).
+
+Every rule comes from data: the fact rule files (`rules/*.yaml`), the section headings and ConText cues
+(`lexicon/sections.yaml`, `lexicon/context.yaml`). This module only assembles them.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from drafter.facts.schema import FactRule
+
+RULES_PACKAGE = "drafter.facts"
+SPAN_GROUP = "facts"
+
+
+def _data_dir(name: str) -> Path:
+    return Path(str(resources.files(RULES_PACKAGE).joinpath(name)))
+
+
+@lru_cache(maxsize=4)
+def load_rules(rules_dir: str | None = None) -> dict[str, FactRule]:
+    """Every fact rule file, validated; a bad file is an error that names it."""
+    from drafter.errors import DrafterError
+
+    folder = Path(rules_dir) if rules_dir else _data_dir("rules")
+    out: dict[str, FactRule] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            rule = FactRule.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except Exception as exc:
+            raise DrafterError(f"{path}: not a valid fact rule file ({exc}). Fix the file; see drafter/facts/schema.py.") from exc
+        if rule.fact != path.stem:
+            raise DrafterError(f"{path}: names fact {rule.fact!r}; the file must be named {rule.fact}.yaml.")
+        out[rule.fact] = rule
+    return out
+
+
+@lru_cache(maxsize=8)
+def load_lexicon(name: str) -> dict:
+    return yaml.safe_load(_data_dir("lexicon").joinpath(f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of one document, with the section it sits in and the date it speaks for."""
+
+    document: str
+    index: int
+    start: int
+    end: int
+    text: str
+    section: str | None
+    date: str | None  # ISO date
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A fact phrase found in a sentence, with its reading before and after context."""
+
+    fact: str
+    polarity: str  # "present" or "absent": which rule list matched
+    sentence: Sentence
+    start: int  # character offsets in the document
+    end: int
+    text: str
+    negated: bool
+    historical: bool
+    hypothetical: bool
+    family: bool
+    uncertain: bool
+
+    @property
+    def reading(self) -> str:
+        """present/absent after negation: a negated present phrase documents absence."""
+        if self.polarity == "present" and self.negated:
+            return "absent"
+        return self.polarity
+
+
+def _quiet_loguru() -> None:
+    """PyRuSH logs every token at DEBUG through loguru; logs must carry no case text."""
+    try:
+        from loguru import logger
+
+        logger.disable("PyRuSH")
+    except ImportError:  # pragma: no cover - loguru comes with PyRuSH
+        pass
+
+
+@lru_cache(maxsize=2)
+def build_nlp(rules_dir: str | None = None):
+    """The medspaCy pipeline with our sections, fact phrases and ConText cues (built once per process)."""
+    _quiet_loguru()
+    warnings.filterwarnings("ignore", message=r".*\[W036\]")  # ConText's empty token matcher: our cues are phrases
+    import medspacy
+    from medspacy.context import ConTextRule
+    from medspacy.ner import TargetRule
+    from medspacy.section_detection import SectionRule
+    from spacy import util as spacy_util
+    from spacy.language import Language
+
+    if not Language.has_factory("drafter_sentence_fixes"):
+        Language.component("drafter_sentence_fixes", func=_sentence_fixes)
+
+    nlp = medspacy.load(medspacy_enable=["medspacy_pyrush"])
+    # run-together sentences from PDF extraction ("the claim.In a Utilization Review Report"): split the token
+    infixes = list(nlp.Defaults.infixes) + [r"(?<=[a-z])\.(?=[A-Z][a-z])"]
+    nlp.tokenizer.infix_finditer = spacy_util.compile_infix_regex(infixes).finditer
+    nlp.add_pipe("drafter_sentence_fixes", after="medspacy_pyrush")
+    sectionizer = nlp.add_pipe("medspacy_sectionizer", config={"rules": None, "input_span_type": None, "span_attrs": None})
+    sectionizer.add([SectionRule(literal=h["literal"], category=h["category"], pattern=h.get("pattern"))
+                     for h in load_lexicon("sections")["sections"]])
+    matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "group", "span_group_name": SPAN_GROUP, "prune": False})
+    rules = []
+    for fact, rule in load_rules(rules_dir).items():
+        for polarity in ("present", "absent"):
+            for i, p in enumerate(getattr(rule, polarity)):
+                rules.append(TargetRule(literal=f"{fact}|{polarity}|{i}", category=fact, pattern=p.regex,
+                                        metadata={"polarity": polarity}))
+    matcher.add(rules)
+    context = nlp.add_pipe("medspacy_context", config={"rules": None, "input_span_type": "group", "span_group_name": SPAN_GROUP})
+    context.add([ConTextRule(literal=c["literal"], category=c["category"], direction=c.get("direction", "FORWARD"),
+                             pattern=c.get("pattern"), max_scope=c.get("max_scope"))
+                 for c in load_lexicon("context")["cues"]])
+    return nlp
+
+
+def _sentence_fixes(doc):
+    """Sentence boundaries PyRuSH misses or invents in record text: a run-together sentence from PDF
+    extraction ("employee.In a report") starts a sentence; "Dr." and "Mr." do not end one."""
+    for tok in doc[1:]:
+        prev = doc[tok.i - 1]
+        if prev.text == "." and tok.text[:1].isupper() and tok.i >= 2 and doc[tok.i - 2].text[-1:].isalpha() \
+                and not doc[tok.i - 2].whitespace_ and not prev.whitespace_:
+            tok.is_sent_start = True
+            continue
+        if prev.text.lower().rstrip(".") in {"dr", "mr", "mrs", "ms", "st", "vs", "approx", "e.g", "i.e", "no", "pt"} \
+                and prev.text.endswith(".") and tok.is_sent_start and not tok.text[:1].isspace():
+            if prev.text.lower() in {"no.", "pt."} and tok.text[:1].isupper():
+                continue
+            tok.is_sent_start = False
+    return doc
+

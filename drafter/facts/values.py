@@ -1,0 +1,250 @@
+"""Numbers and dates that records state many ways: dates, pain with and without medication, visits
+completed, daily morphine equivalents, duration of use, age, work status.
+
+Each reader takes the rule's value patterns (named groups, from the rule file) and a sentence, and returns
+the value or None. Dates and fractions ("3/5/2015", "10/325", "1/2 tab", "5/5 strength") are never scores:
+the patterns in the rule files exclude them and the readers check ranges.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from drafter.dates import DATE, MONTH_WORD, dates_in, parse_date, parse_month_year  # noqa: F401 (re-exported)
+from drafter.facts.schema import FactRule
+
+WORD_NUMBERS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+                "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "twenty-four": 24,
+                "thirty": 30, "thirty-six": 36, "forty": 40, "a single": 1, "single": 1, "a couple of": 2, "several": None,
+                "half": 0.5, "1/2": 0.5, "½": 0.5, "a": 1, "an": 1,
+                "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+                "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12}
+
+def to_number(s: str | None) -> float | None:
+    if s is None:
+        return None
+    s = re.sub(r"(?<=\d)(?:st|nd|rd|th)$", "", s.strip().lower())
+    if s in WORD_NUMBERS:
+        v = WORD_NUMBERS[s]
+        return float(v) if v is not None else None
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+# -- value readers: (rule, sentence text, context) -> value or None ------------------------------------
+class Context:
+    """What a value reader may need beyond the sentence: the item and the dates around it."""
+
+    def __init__(self, item=None, sentence_date: dt.date | None = None, request_date: dt.date | None = None) -> None:
+        self.item = item
+        self.sentence_date = sentence_date
+        self.request_date = request_date
+
+    @property
+    def as_of(self) -> dt.date | None:
+        return self.sentence_date or self.request_date
+
+
+Reader = Callable[[FactRule, str, Context], "float | str | None"]
+
+
+def _matches(rule: FactRule, text: str):
+    for p in rule.value_patterns:
+        for m in re.finditer(p.regex, text, re.I):
+            yield p, m
+
+
+def read_pain_relief(rule: FactRule, text: str, ctx: Context) -> float | None:
+    """Percent pain reduction: 8/10 without and 4/10 with -> 50; "50% relief" -> 50."""
+    for _, m in _matches(rule, text):
+        g = m.groupdict()
+        if g.get("percent"):
+            v = float(g["percent"])
+            if 0 < v <= 100:
+                return round(v)
+        before = to_number(g.get("without") or g.get("before"))
+        after = to_number(g.get("with") or g.get("after"))
+        if before is not None and after is not None and 0 < before <= 10 and 0 <= after <= 10 and after < before:
+            return round((before - after) / before * 100)
+    return None
+
+
+def read_count(rule: FactRule, text: str, ctx: Context) -> float | None:
+    """A count of visits or sessions ("completed 6 of 12", "s/p 24 sessions", "eight visits to date")."""
+    for _, m in _matches(rule, text):
+        n = to_number(m.group("n"))
+        if n is not None and 0 <= n <= 300:
+            return n
+    return None
+
+
+def read_percent(rule: FactRule, text: str, ctx: Context) -> float | None:
+    for _, m in _matches(rule, text):
+        v = to_number(m.group("percent"))
+        if v is not None and 0 <= v <= 100:
+            return v
+    return None
+
+
+def read_date(rule: FactRule, text: str, ctx: Context) -> str | None:
+    for _, m in _matches(rule, text):
+        d = parse_date(m.group("date"))
+        if d:
+            return d.isoformat()
+    return None
+
+
+def read_age(rule: FactRule, text: str, ctx: Context) -> float | None:
+    for _, m in _matches(rule, text):
+        g = m.groupdict()
+        if g.get("age"):
+            v = float(g["age"])
+            if 14 <= v <= 100:
+                return v
+        if g.get("dob") and ctx.as_of:
+            born = parse_date(g["dob"])
+            if born:
+                years = ctx.as_of.year - born.year - ((ctx.as_of.month, ctx.as_of.day) < (born.month, born.day))
+                if 14 <= years <= 100:
+                    return float(years)
+    return None
+
+
+_UNIT_WEEKS = {"d": 1 / 7, "w": 1.0, "m": 4.35, "y": 52.0}
+
+
+def read_duration_weeks(rule: FactRule, text: str, ctx: Context) -> float | None:
+    """Weeks of use up to the sentence's date: "since 1/2014", "for 6 months", "x 2 years", "started 3/1/2014"."""
+    for _, m in _matches(rule, text):
+        g = m.groupdict()
+        if g.get("since") and ctx.as_of:
+            start = parse_month_year(g["since"])
+            if start and start <= ctx.as_of:
+                return round((ctx.as_of - start).days / 7)
+        if g.get("n") and g.get("unit"):
+            n = to_number(g["n"])
+            if n is not None:
+                return round(n * _UNIT_WEEKS[g["unit"].lower()[0]])
+    return None
+
+
+def read_category(rule: FactRule, text: str, ctx: Context) -> str | None:
+    """The `value` of the first value pattern that matches (work status: off_work, modified_duty, ...)."""
+    for p, _ in _matches(rule, text):
+        return p.value
+    return None
+
+
+# -- morphine milligram equivalents -----------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def opioid_table() -> list[tuple[str, str, dict]]:
+    """(name pattern, generic, entry) for every opioid the lexicon knows, longest names first."""
+    from drafter.facts.pipeline import load_lexicon
+
+    rows = []
+    for generic, entry in load_lexicon("opioids")["opioids"].items():
+        for name in [generic, *entry.get("names", [])]:
+            rows.append((name, generic, entry))
+    return sorted(rows, key=lambda r: -len(r[0]))
+
+
+_FREQ = [
+    (r"\bq\.?\s?(\d{1,2})\s*(?:-|to)\s*(\d{1,2})\s*h", lambda m: 24 / float(m.group(1))),
+    (r"\bq\.?\s?(\d{1,2})\s*(?:h|hrs?|hours?)\b", lambda m: 24 / float(m.group(1))),
+    (r"\bevery\s+(\d{1,2})\s*(?:-|to)\s*(\d{1,2})\s*(?:h|hrs?|hours?)\b", lambda m: 24 / float(m.group(1))),
+    (r"\bevery\s+(\d{1,2})\s*(?:h|hrs?|hours?)\b", lambda m: 24 / float(m.group(1))),
+    (r"\b(\d)\s*(?:-|to)\s*(\d)\s*(?:times|x)\s*(?:a|per|/)\s*day\b", lambda m: float(m.group(2))),
+    (r"\b(\d)\s*(?:times|x)\s*(?:a|per|/)\s*day\b|\b(\d)x\s*daily\b", lambda m: float(m.group(1) or m.group(2))),
+    (r"\b(?:qid|four times (?:a|per) day)\b", lambda m: 4.0),
+    (r"\b(?:tid|three times (?:a|per) day)\b", lambda m: 3.0),
+    (r"\b(?:bid|b\.i\.d\.|twice (?:a|per) day|twice daily)\b", lambda m: 2.0),
+    (r"\b(?:daily|qd|q\.d\.|once (?:a|per) day|qhs|at bedtime|nightly|q\s?am|q\s?pm|every (?:morning|evening|night))\b", lambda m: 1.0),
+]
+_COUNT = r"(?:(\d(?:\.\d)?|one|two|three|four|1/2|½|half|a)\s*(?:-|to)\s*)?(\d(?:\.\d)?|one|two|three|four|1/2|½|half(?: a)?|a)\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?|po)\b"
+
+
+def _dose_per_day(segment: str) -> float | None:
+    """Tablets (or patches) a day from a medication segment: count x frequency."""
+    per_day = None
+    for pat, fn in _FREQ:
+        m = re.search(pat, segment, re.I)
+        if m:
+            per_day = fn(m)
+            break
+    if per_day is None:
+        return None
+    count = 1.0
+    c = re.search(_COUNT, segment, re.I)
+    if c:
+        hi = c.group(2).lower().replace(" a", "")
+        count = to_number(hi) or 1.0
+    return count * per_day
+
+
+def read_stated_mme(rule: FactRule, text: str) -> float | None:
+    """A daily MED/MME the record states ("MED 90", "120 mg morphine equivalents a day")."""
+    for _, m in _matches(rule, text):
+        v = to_number(m.group("mme"))
+        if v is not None and 1 <= v <= 2000:
+            return v
+    return None
+
+
+def mme_by_drug(text: str) -> dict[str, float]:
+    """Daily MME per opioid a sentence lists with strength, tablets and frequency (lexicon factors)."""
+    out: dict[str, float] = {}
+    low = text.lower()
+    taken: list[tuple[int, int]] = []
+    for name, generic, entry in opioid_table():
+        for m in re.finditer(rf"(?<![a-z]){re.escape(name)}(?![a-z])", low):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            nxt = re.search(r"[;,]\s*(?=[a-z]+\s+\d)|\.\s|\n", low[m.end():])
+            seg = low[m.end(): m.end() + (nxt.start() if nxt else 120)][:140]
+            strength = re.match(r"[\s(]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|\s)*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg)?(?:\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
+            if not strength:
+                continue
+            mg = float(strength.group(1))
+            taken.append((m.start(), m.end() + len(seg)))
+            if entry.get("patch"):  # mcg/hr patches: the factor applies to the hourly rate
+                out[generic] = max(out.get(generic, 0.0), round(mg * float(entry["factor"]), 1))
+                continue
+            per_day = _dose_per_day(seg[strength.end():])
+            if per_day is None:
+                continue
+            daily = mg * per_day
+            if entry.get("tiers"):
+                factor = next(f for cap, f in entry["tiers"] if daily <= cap)
+            else:
+                factor = entry.get("factor")
+            if factor is None:
+                continue
+            out[generic] = max(out.get(generic, 0.0), round(daily * float(factor), 1))
+    return out
+
+
+def read_mme(rule: FactRule, text: str, ctx: Context) -> float | None:
+    """Total daily MME in one sentence: a stated MED/MME, else the sum over the opioids it lists."""
+    stated = read_stated_mme(rule, text)
+    if stated is not None:
+        return stated
+    per = mme_by_drug(text)
+    return round(sum(per.values()), 1) if per else None
+
+
+READERS: dict[str, Reader] = {
+    "pain_relief": read_pain_relief,
+    "count": read_count,
+    "percent": read_percent,
+    "date": read_date,
+    "age": read_age,
+    "duration_weeks": read_duration_weeks,
+    "category": read_category,
+    "mme": read_mme,
+}

@@ -1,0 +1,51 @@
+"""Instruction-like text in case records (prompt injection): found by data rules, never evidence, always shown.
+
+Decisions are rules over facts, so planted text cannot change one; the fact layer still skips these
+sentences (a planted "the records document functional improvement" is not a record of it), and every
+draft names each one in its warnings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    document: str
+    start: int
+    end: int
+    quote: str
+    why: str
+
+    def warning(self) -> str:
+        return (f"Instruction-like text in {self.document} was not used as evidence ({self.why}): "
+                f"\"{self.quote[:200]}\"")
+
+
+@lru_cache(maxsize=1)
+def _rules() -> list[tuple[re.Pattern, str]]:
+    data = yaml.safe_load(resources.files("drafter").joinpath("data/instructions.yaml").read_text(encoding="utf-8"))
+    return [(re.compile(r["regex"], re.I), r["why"]) for r in data["patterns"]]
+
+
+def find_instructions(document: str, text: str) -> list[Instruction]:
+    """Every sentence of `text` that addresses an AI or the reviewer or tells the reader what to decide."""
+    out: list[Instruction] = []
+    for m in _SENTENCE.finditer(text):
+        sent = m.group(0)
+        if len(sent.strip()) < 8:
+            continue
+        for rx, why in _rules():
+            if rx.search(sent.strip()):
+                lead = len(sent) - len(sent.lstrip())
+                out.append(Instruction(document, m.start() + lead, m.end(), " ".join(sent.split()), why))
+                break
+    return out
