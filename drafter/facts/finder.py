@@ -98,11 +98,12 @@ class FactFinder:
             sent = by_start.get(span.sent.start)
             if sent is None:
                 continue
-            rule = span._.target_rule
+            fact, _, polarity = span.label_.partition("|")
+            cats = _outside_modifiers(span)
             mentions.append(Mention(
-                fact=span.label_, polarity=rule.metadata["polarity"], sentence=sent, start=span.start_char, end=span.end_char,
-                text=span.text, negated=bool(span._.is_negated), historical=bool(span._.is_historical),
-                hypothetical=bool(span._.is_hypothetical), family=bool(span._.is_family), uncertain=bool(span._.is_uncertain)))
+                fact=fact, polarity=polarity, sentence=sent, start=span.start_char, end=span.end_char,
+                text=span.text, negated="NEGATED_EXISTENCE" in cats, historical="HISTORICAL" in cats,
+                hypothetical="HYPOTHETICAL" in cats, family="FAMILY" in cats, uncertain="POSSIBLE_EXISTENCE" in cats))
         return sentences, mentions
 
     def _date_of(self, text: str) -> dt.date | None:
@@ -207,6 +208,8 @@ class FactFinder:
         return fact
 
     def _settle(self, rule: FactRule, ms: list[Mention]) -> Fact:
+        if rule.negated_reads == "unknown":
+            ms = [m for m in ms if not (m.polarity == "present" and m.negated)]
         if not ms:
             return Fact(name=rule.fact, note=rule.silence)
         latest = max(_when(m) for m in ms)
@@ -333,6 +336,19 @@ def _only_context(fact: Fact, skipped: list[Mention], ff: FactFinder) -> Fact:
             continue
         return fact.model_copy(update={"evidence": [_evidence(m.sentence)], "note": note, **flags})
     return fact
+
+
+def _outside_modifiers(span) -> set[str]:
+    """ConText categories that modify a phrase from outside it. A cue inside the matched phrase ("have not
+    helped", "not a surgical candidate") is part of what the rule reads, not a modifier of it."""
+    out = set()
+    for mod in getattr(span._, "modifiers", ()) or ():
+        ms = mod.modifier_span
+        start, end = (ms[0], ms[1]) if isinstance(ms, tuple) else (ms.start, ms.end)
+        if start >= span.start and end <= span.end:
+            continue
+        out.add(mod.category)
+    return out
 
 
 def _when(m: Mention) -> tuple[str, int]:

@@ -124,8 +124,9 @@ def build_nlp(rules_dir: str | None = None):
     for fact, rule in load_rules(rules_dir).items():
         for polarity in ("present", "absent"):
             for i, p in enumerate(getattr(rule, polarity)):
-                rules.append(TargetRule(literal=f"{fact}|{polarity}|{i}", category=fact, pattern=p.regex,
-                                        metadata={"polarity": polarity}))
+                # the label carries fact and polarity: medspaCy's rule lookup (span._.target_rule) can return
+                # another rule's object when many regex rules are added, but the label is always the match's own
+                rules.append(TargetRule(literal=f"{fact}|{polarity}|{i}", category=f"{fact}|{polarity}", pattern=p.regex))
     matcher.add(rules)
     context = nlp.add_pipe("medspacy_context", config={"rules": None, "input_span_type": "group", "span_group_name": SPAN_GROUP})
     context.add([ConTextRule(literal=c["literal"], category=c["category"], direction=c.get("direction", "FORWARD"),

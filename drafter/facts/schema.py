@@ -48,9 +48,9 @@ class Examples(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    present: list[str] = Field(default_factory=list)
-    absent: list[str] = Field(default_factory=list)
-    unknown: list[str] = Field(default_factory=list)
+    present: list[str | dict[str, str]] = Field(default_factory=list, description="a sentence, or {text, item}")
+    absent: list[str | dict[str, str]] = Field(default_factory=list)
+    unknown: list[str | dict[str, str]] = Field(default_factory=list)
     values: list[dict[str, Any]] = Field(default_factory=list, description="[{text, value, item?}] for value readers")
 
 
@@ -78,6 +78,9 @@ class FactRule(BaseModel):
     value_order: Literal["latest", "pattern"] = Field(
         default="latest", description="latest: the latest sentence stating a value wins; pattern: the first value pattern that "
         "reads a value in any sentence wins (patterns listed strongest first, e.g. 'completed 6 of 12' before 'PT x 12')")
+    negated_reads: Literal["absent", "unknown"] = Field(
+        default="absent", description="what a negated present phrase means: absent, or unknown when denying one form "
+        "does not deny the fact (\"negative for CRPS\" does not rule out other neuropathic pain)")
     silence: str = Field(default="", description="what the records' silence means for this fact (shown to reviewers)")
     examples: Examples = Field(default_factory=Examples)
 
