@@ -196,14 +196,14 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
         cite = _citation_for(meta.id, lim.page, passages)
         if lim.unit == "mme_per_day" and lim.max:
             f = ff.find("daily_mme", item)
-            if f.status == "present":
+            if f.status == "present" and f.value is not None:
                 ok = float(f.value) <= lim.max
                 out.append(CriterionResult(criterion=f"Daily dose at most {lim.max:g} mg oral morphine equivalents.", criterion_id="limit-mme", topic_id=meta.id,
                                            fact="daily_mme", status="met" if ok else "not_met", value=f.value, evidence=f.span, citation=cite,
                                            note=f"{f.value:g} mg MED a day, {'within' if ok else 'above'} the {lim.max:g} mg ceiling"))
         elif lim.unit == "weeks" and lim.max and item.treatment == "medication":
             f = ff.find("duration_of_use_weeks", item)
-            if f.status == "present":
+            if f.status == "present" and f.value is not None:
                 ok = float(f.value) <= lim.max
                 out.append(CriterionResult(criterion=f"Use limited to {lim.max:g} weeks" + (f" ({lim.condition})" if lim.condition else "") + ".",
                                            criterion_id="limit-weeks", topic_id=meta.id, fact="duration_of_use_weeks", status="met" if ok else "not_met",
