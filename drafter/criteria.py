@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from drafter.corpus.schema import Criterion, Limit, Recommendation, TopicMeta
+from drafter.corpus.schema import Criterion, Recommendation, TopicMeta
 from drafter.facts import Fact, FactFinder, Span
 from drafter.items import ParsedItem
 from drafter.retrieval import Hit
@@ -226,7 +226,7 @@ _NUMERIC_FACTS = {"prior_visits_completed", "postsurgical_visits_completed", "da
                   "symptom_duration_weeks", "hours_per_week", "age"}
 
 
-def _criterion_result(c: Criterion, meta: TopicMeta, fact: Fact, passages: list[Hit], phase: str = "initial") -> CriterionResult | None:
+def _criterion_result(c: Criterion, meta: TopicMeta, fact: Fact, passages: list[Hit]) -> CriterionResult | None:
     if c.fact in _NUMERIC_FACTS:
         return None  # numbers are judged against the topic's limits, not as yes/no criteria
     group = f"{meta.id}:{c.any_of}" if c.any_of else None
@@ -313,7 +313,7 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
                 continue
             fact = facts.get(c.fact) or ff.find(c.fact, item)
             facts[c.fact] = fact
-            r = _criterion_result(c, meta, fact, cite_from, phase)
+            r = _criterion_result(c, meta, fact, cite_from)
             if r:
                 results.append(r)
         results.extend(_check_limits(meta, item, ff, phase, prior, cite_from))

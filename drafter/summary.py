@@ -69,8 +69,7 @@ def select_facts(case: Case, ff: FactFinder, items: list[str], ur_line: str | No
                 continue
             if re.search(pattern, s.text, re.I | re.M) and len(s.text) >= 15:
                 text = s.text if len(s.text) <= MAX_FACT_CHARS else s.text[:MAX_FACT_CHARS].rsplit(" ", 1)[0] + " ..."
-                facts.append(SourcedFact(label, text, Evidence(document=s.document, start=s.start, end=s.end, quote=s.text,
-                                                               section=s.section, date=s.date)))
+                facts.append(SourcedFact(label, text, s.evidence()))
                 used.add((s.document, s.start))
                 taken += 1
     ur = next((d for d in case.documents if d.is_ur), None)

@@ -16,13 +16,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from functools import cached_property
-from importlib import resources
 from typing import Any
 
-import yaml
 
 from drafter.facts.pipeline import SPAN_GROUP, Mention, Sentence, build_nlp, load_lexicon, load_rules
-from drafter.facts.schema import Evidence, Fact, FactRule
+from drafter.facts.schema import Fact, FactRule
 from drafter.facts.values import DATE, READERS, Context, dates_in, parse_date
 from drafter.intake import Case, Document
 from drafter.items import ParsedItem, drug_table
@@ -224,30 +222,30 @@ class FactFinder:
             e = earlier[-1]
             note = (f"earlier records read {e.reading} ({e.sentence.document}, {e.sentence.date or 'undated'}); "
                     f"the latest ({chosen[0].sentence.document}, {chosen[0].sentence.date or 'undated'}) governs")
-        docs = {m.sentence.document for m in last}
-        if len(readings) > 1 and len(docs) > 1 and len({m.sentence.document for m in last if m.reading != status}) \
-                and not ({m.sentence.document for m in last if m.reading == status} & {m.sentence.document for m in last if m.reading != status}):
+        agreeing = {m.sentence.document for m in last if m.reading == status}
+        disagreeing = {m.sentence.document for m in last if m.reading != status}
+        if disagreeing and not agreeing & disagreeing:  # documents of the same date that say opposite things
             conflict = True
             other = next(m for m in last if m.reading != status)
             note = (f"the records disagree: {other.sentence.document} reads {other.reading}, "
                     f"{chosen[0].sentence.document} reads {status}")
         first = chosen[0]
-        return Fact(name=rule.fact, status=status, evidence=[_evidence(s) for s in _unique_sentences(chosen)][:3],
+        return Fact(name=rule.fact, status=status, evidence=[s.evidence() for s in _unique_sentences(chosen)][:3],
                     negated=first.polarity == "present" and first.negated, conflict=conflict, note=note)
 
     def _valued(self, rule: FactRule, ms: list[Mention], item: ParsedItem | None) -> Fact:
         """Number, date and category facts: the value from the latest sentence that states one."""
-        reader = READERS[rule.value]  # type: ignore[index]
-        sentences = _unique_sentences(sorted(ms, key=_when, reverse=True))
         if rule.value == "mme":
             return self._mme(rule, ms)
+        reader = READERS[rule.value]  # type: ignore[index]
+        sentences = _unique_sentences(sorted(ms, key=_when, reverse=True))
         rules = [rule.model_copy(update={"value_patterns": [p]}) for p in rule.value_patterns] if rule.value_order == "pattern" else [rule]
         for r in rules:
             for s in sentences:
                 ctx = Context(item, dt.date.fromisoformat(s.date) if s.date else None, self.request_date)
                 value = reader(r, s.text, ctx)
                 if value is not None:
-                    return self._with_disagreement(Fact(name=rule.fact, status="present", value=value, evidence=[_evidence(s)]),
+                    return self._with_disagreement(Fact(name=rule.fact, status="present", value=value, evidence=[s.evidence()]),
                                                    s, [x for x in sentences if x.document != s.document], rule, reader, item)
         polar = self._settle(rule, ms)
         if polar.status == "absent" and rule.kind == "number":
@@ -266,9 +264,9 @@ class FactFinder:
             if v is None or abs(float(v) - float(fact.value)) < 2:  # type: ignore[arg-type]
                 continue
             if (s.date or "") == (chosen.date or ""):
-                return fact.model_copy(update={"status": "unknown", "conflict": True, "evidence": [*fact.evidence, _evidence(s)],
+                return fact.model_copy(update={"status": "unknown", "conflict": True, "evidence": [*fact.evidence, s.evidence()],
                                                "note": f"the records disagree: {chosen.document} states {fact.value:g}, {s.document} states {v:g}"})
-            return fact.model_copy(update={"evidence": [*fact.evidence, _evidence(s)],
+            return fact.model_copy(update={"evidence": [*fact.evidence, s.evidence()],
                                            "note": f"the records disagree: {s.document} ({s.date or 'undated'}) states {v:g}; "
                                                    f"the latest, {chosen.document} ({chosen.date or 'undated'}), states {fact.value:g} and governs"})
         return fact
@@ -285,7 +283,7 @@ class FactFinder:
             for s in sents:
                 v = read_stated_mme(rule, s.text)
                 if v is not None:
-                    return Fact(name=rule.fact, status="present", value=v, evidence=[_evidence(s)])
+                    return Fact(name=rule.fact, status="present", value=v, evidence=[s.evidence()])
             per_drug: dict[str, tuple[float, Sentence]] = {}
             for s in sents:
                 for generic, v in mme_by_drug(s.text).items():
@@ -293,7 +291,7 @@ class FactFinder:
                         per_drug[generic] = (v, s)
             if per_drug:
                 total = round(sum(v for v, _ in per_drug.values()), 1)
-                ev = [_evidence(s) for s in _dedupe([s for _, s in per_drug.values()])]
+                ev = [s.evidence() for s in _dedupe([s for _, s in per_drug.values()])]
                 return Fact(name=rule.fact, status="present", value=total, evidence=ev,
                             note=" + ".join(f"{g} {v:g}" for g, (v, _) in per_drug.items()) + " mg MME a day")
         polar = self._settle(rule, ms)
@@ -302,16 +300,6 @@ class FactFinder:
         elif polar.status == "present":
             polar.status, polar.note = "unknown", "opioids are named but no dose and frequency to compute the MME"
         return polar
-
-    # -- phase and case-level facts --------------------------------------------------------------------
-    def current_use(self, item: ParsedItem) -> Fact:
-        """Whether the records show the item's drug or treatment is already in use (a refill, not a start)."""
-        return self.find("treatment_phase", item)
-
-    def all_facts(self, item: ParsedItem | None = None, names: list[str] | None = None) -> list[Fact]:
-        from drafter.corpus.schema import FACTS
-
-        return [self.find(n, item) for n in (names or list(FACTS))]
 
 
 def _only_context(fact: Fact, skipped: list[Mention], ff: FactFinder) -> Fact:
@@ -334,7 +322,7 @@ def _only_context(fact: Fact, skipped: list[Mention], ff: FactFinder) -> Fact:
             note = "mentioned only as possible or to be ruled out"
         else:
             continue
-        return fact.model_copy(update={"evidence": [_evidence(m.sentence)], "note": note, **flags})
+        return fact.model_copy(update={"evidence": [m.sentence.evidence()], "note": note, **flags})
     return fact
 
 
@@ -370,10 +358,6 @@ def _dedupe(sents: list[Sentence]) -> list[Sentence]:
             seen.add((s.document, s.start))
             out.append(s)
     return out
-
-
-def _evidence(s: Sentence) -> Evidence:
-    return Evidence(document=s.document, start=s.start, end=s.end, quote=s.text, section=s.section, date=s.date)
 
 
 # -- facts derived from the item or from other facts ---------------------------------------------------
@@ -462,7 +446,7 @@ def _sentence_fact(ff: FactFinder, name: str, pattern: str) -> Fact | None:
     rx = re.compile(pattern, re.I)
     for s in ff.sentences:
         if not ff._excluded(s) and rx.search(s.text):
-            return Fact(name=name, status="present", evidence=[_evidence(s)])
+            return Fact(name=name, status="present", evidence=[s.evidence()])
     return None
 
 

@@ -7,7 +7,6 @@ Every rule comes from data: the fact rule files (`rules/*.yaml`), the section he
 
 from __future__ import annotations
 
-import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from drafter.facts.schema import FactRule
+from drafter.facts.schema import Evidence, FactRule
 
 RULES_PACKAGE = "drafter.facts"
 SPAN_GROUP = "facts"
@@ -60,6 +59,9 @@ class Sentence:
     text: str
     section: str | None
     date: str | None  # ISO date
+
+    def evidence(self) -> Evidence:
+        return Evidence(document=self.document, start=self.start, end=self.end, quote=self.text, section=self.section, date=self.date)
 
 
 @dataclass(frozen=True)

@@ -75,21 +75,22 @@ def read_pain_relief(rule: FactRule, text: str, ctx: Context) -> float | None:
     return None
 
 
+def _first_number(rule: FactRule, text: str, group: str, low: float, high: float) -> float | None:
+    """The first value pattern's named group that reads a number within [low, high]."""
+    for _, m in _matches(rule, text):
+        v = to_number(m.group(group))
+        if v is not None and low <= v <= high:
+            return v
+    return None
+
+
 def read_count(rule: FactRule, text: str, ctx: Context) -> float | None:
     """A count of visits or sessions ("completed 6 of 12", "s/p 24 sessions", "eight visits to date")."""
-    for _, m in _matches(rule, text):
-        n = to_number(m.group("n"))
-        if n is not None and 0 <= n <= 300:
-            return n
-    return None
+    return _first_number(rule, text, "n", 0, 300)
 
 
 def read_percent(rule: FactRule, text: str, ctx: Context) -> float | None:
-    for _, m in _matches(rule, text):
-        v = to_number(m.group("percent"))
-        if v is not None and 0 <= v <= 100:
-            return v
-    return None
+    return _first_number(rule, text, "percent", 0, 100)
 
 
 def read_date(rule: FactRule, text: str, ctx: Context) -> str | None:
@@ -189,11 +190,7 @@ def _dose_per_day(segment: str) -> float | None:
 
 def read_stated_mme(rule: FactRule, text: str) -> float | None:
     """A daily MED/MME the record states ("MED 90", "120 mg morphine equivalents a day")."""
-    for _, m in _matches(rule, text):
-        v = to_number(m.group("mme"))
-        if v is not None and 1 <= v <= 2000:
-            return v
-    return None
+    return _first_number(rule, text, "mme", 1, 2000)
 
 
 def mme_by_drug(text: str) -> dict[str, float]:
@@ -229,15 +226,6 @@ def mme_by_drug(text: str) -> dict[str, float]:
     return out
 
 
-def read_mme(rule: FactRule, text: str, ctx: Context) -> float | None:
-    """Total daily MME in one sentence: a stated MED/MME, else the sum over the opioids it lists."""
-    stated = read_stated_mme(rule, text)
-    if stated is not None:
-        return stated
-    per = mme_by_drug(text)
-    return round(sum(per.values()), 1) if per else None
-
-
 READERS: dict[str, Reader] = {
     "pain_relief": read_pain_relief,
     "count": read_count,
@@ -246,5 +234,4 @@ READERS: dict[str, Reader] = {
     "age": read_age,
     "duration_weeks": read_duration_weeks,
     "category": read_category,
-    "mme": read_mme,
 }

@@ -45,6 +45,11 @@ def load_excerpts(split: str) -> list[dict]:
     return rows
 
 
+def read_labels(row: dict, find) -> dict[str, tuple[str, object]]:
+    """(status, value) for each labelled fact of an excerpt, from `find(name) -> (status, value)`."""
+    return {lab["fact"]: find(lab["fact"]) for lab in row["labels"] if lab["fact"] != "instruction_text"}
+
+
 def value_ok(fact: str, gold, pred) -> bool:
     if gold is None:
         return True
@@ -75,14 +80,12 @@ class NewLayer:
         case = self._case(row["text"], name=row["id"])
         ff = FactFinder(case)
         item = parse_item(row["item"]) if row.get("item") else None
-        out = {}
-        for lab in row["labels"]:
-            name = lab["fact"]
-            if name == "instruction_text":
-                continue
+
+        def find(name: str) -> tuple[str, object]:
             f = ff.find(name, item)
-            out[name] = (f.status, f.value)
-        return out, bool(case.instructions)
+            return f.status, f.value
+
+        return read_labels(row, find), bool(case.instructions)
 
 
 class OldLayer:
@@ -106,23 +109,19 @@ class OldLayer:
         case = excerpt_case(row["text"], name=row["id"])
         ff = self.mod.FactFinder(case)
         item = parse_item(row["item"]) if row.get("item") else None
-        out = {}
-        for lab in row["labels"]:
-            name = lab["fact"]
-            if name == "instruction_text":
-                continue
+
+        def find(name: str) -> tuple[str, object]:
             if name == "treatment_phase":
-                out[name] = ("n/a", None)
-                continue
+                return "n/a", None
             if name == "request_date":
-                out[name] = ("present" if case.request_date else "unknown", case.request_date.isoformat() if case.request_date else None)
-                continue
+                return ("present" if case.request_date else "unknown"), (case.request_date.isoformat() if case.request_date else None)
             try:
                 f = ff.find(name, item)
-                out[name] = (f.status, f.value)
             except Exception:  # the old layer crashes on some inputs; count it as unknown
-                out[name] = ("unknown", None)
-        return out, False
+                return "unknown", None
+            return f.status, f.value
+
+        return read_labels(row, find), False
 
 
 def score(layer, rows: list[dict], show: str | None = None) -> dict:
