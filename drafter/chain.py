@@ -12,8 +12,10 @@ from pydantic import BaseModel, Field
 
 from drafter.corpus.schema import TopicMeta
 from drafter.corpus.topics import load_corpus
+from drafter.argument import Argument, build_argument, definition_topics
 from drafter.criteria import Assessment, CriterionResult, assess, governing_hits
 from drafter.drafting import draft_rationale
+from drafter.output_checks import CheckResult
 from drafter.facts import Fact, FactFinder
 from drafter.ingest import ensure_index, open_index
 from drafter.intake import Case, load_case
@@ -54,6 +56,10 @@ class ItemDraft(BaseModel):
     grounded_fraction: float
     dropped_sentences: list[dict] = Field(default_factory=list)
     fallback_used: bool
+    argument: Argument | None = None
+    checks: list[CheckResult] = Field(default_factory=list, description="output checks on the rationale as drafted")
+    degenerate: bool = Field(default=False, description="a model attempt failed an output check (then re-asked or replaced)")
+    model_log: dict = Field(default_factory=dict, description="the rendered prompt and every raw model reply with its problems")
     notes: list[str] = Field(default_factory=list)
     timings_s: dict[str, float] = Field(default_factory=dict)
     tokens: dict[str, int] = Field(default_factory=dict)
@@ -110,7 +116,19 @@ class Drafter:
         order += [h.chunk_id for h in retrieved if h.topic_id in a.topic_ids[:2]]
         return [by_id[c] for c in dict.fromkeys(order) if c in by_id][:limit]
 
-    def draft_item(self, item: str, case: Case, ff: FactFinder, case_text: str, use_llm: bool = True) -> ItemDraft:
+    def definition_chunks(self, a: Assessment, date: dt.date | None) -> list[Hit]:
+        """Passages of the definitions a deciding fact needs (9792.20(f), page 8), retrieved in force on the date."""
+        deciding = {r.fact for r in a.criteria if r.decisive and r.status == "not_met"}
+        out: list[Hit] = []
+        for fact in deciding:
+            for spec in definition_topics(fact):
+                out += self.retriever.search(spec["query"], k=1, date=date, filters={"topic_id": spec["topic_id"]}, per_topic=1)
+        return out
+
+    def draft_item(self, item: str, case: Case, ff: FactFinder, case_text: str, use_llm: bool = True,
+                   guidance: str = "", regenerate: int = 0) -> ItemDraft:
+        """One item. `guidance` is the reviewer's instruction for the prose (never record text); `regenerate`
+        counts Regenerate presses, each sampling with another seed."""
         s = self.settings
         t0 = time.perf_counter()
         parsed = parse_item(item)
@@ -118,11 +136,15 @@ class Drafter:
         retrieved = hits + self.topic_chunks(parsed, hits, case.request_date)
         t1 = time.perf_counter()
         a = assess(item, parsed, hits, self.topics, ff, case.request_date, passages=retrieved)
+        definitions = self.definition_chunks(a, case.request_date) if a.decision == "upheld" else []
+        retrieved += definitions
+        argument = build_argument(a, self.topics, definitions, lambda name: ff.find(name, parsed), s.checks.max_points)
         passages = self.passages_for(a, retrieved) if a.governing_topic else []
+        known = {h.chunk_id for h in passages}
+        passages += [h for h in definitions if h.chunk_id not in known and h.chunk_id in argument.chunk_ids]
         t2 = time.perf_counter()
-        rec = self.topics[a.governing_topic].recommendation.value if a.governing_topic else ""
-        d = draft_rationale(self.chat if use_llm else None, s.llm.backend, self.prompts, a, passages, case_text, case.request_date, rec,
-                            s.llm.max_tokens_rationale, s.llm.retries)
+        d = draft_rationale(self.chat if use_llm else None, s, self.prompts, argument, a.reasons, passages, case_text, case.request_date,
+                            self.topics, guidance=guidance, regenerate=regenerate)
         t3 = time.perf_counter()
         by_id = {h.chunk_id: h for h in passages}
         citations = [CitationOut(chunk_id=h.chunk_id, guideline=h.guideline, edition=h.edition, topic=h.topic, pages=h.pages)
@@ -134,7 +156,8 @@ class Drafter:
             retrieved_scores={h.chunk_id: h.score for h in reversed(retrieved)},
             grounded_fraction=round(d.grounding.grounded_fraction, 3),
             dropped_sentences=[{"sentence": x, "why": w} for x, w in d.grounding.dropped],
-            fallback_used=d.fallback_used, notes=d.notes,
+            fallback_used=d.fallback_used, argument=argument, checks=d.checks, degenerate=d.degenerate,
+            model_log={"prompt": d.prompt, "attempts": [vars(x) for x in d.attempts]}, notes=d.notes,
             timings_s={"retrieval": round(t1 - t0, 4), "criteria": round(t2 - t1, 4), "generation": round(t3 - t2, 3)},
             tokens={"prompt": gen.prompt_tokens if gen else 0, "completion": gen.completion_tokens if gen else 0},
         )

@@ -55,6 +55,7 @@ class CriterionResult(BaseModel):
     value: float | str | None = None
     evidence: Span | None = None
     citation: Citation | None = None
+    page: int | None = Field(default=None, description="printed page where the guideline states this criterion or limit")
     note: str = ""
     decisive: bool = True
     group: str | None = None
@@ -158,7 +159,7 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
             course_note = f"; the diagnosis is nonspecific, so the course for {lim.condition} applies"
         elif diagnostic and not matching and len(conditional) > 1:
             out.append(CriterionResult(criterion="The requested visits fit the course for the diagnosis.", criterion_id="limit-visits", topic_id=meta.id,
-                                       fact="prior_visits_completed", status="unknown", citation=_citation_for(meta.id, visit_limits[0].page, passages),
+                                       fact="prior_visits_completed", status="unknown", citation=_citation_for(meta.id, visit_limits[0].page, passages), page=visit_limits[0].page,
                                        note="the diagnosis matches none of the conditions the guideline gives visit courses for: "
                                             + "; ".join(str(x.condition) for x in conditional)))
             visit_limits = []
@@ -171,12 +172,12 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
         if phase == "continuation" and not known_prior:
             if item.visits > (lim.max or 0):
                 out.append(CriterionResult(criterion=f"Requested visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
-                                           fact="prior_visits_completed", status="not_met", value=item.visits, citation=cite,
+                                           fact="prior_visits_completed", status="not_met", value=item.visits, citation=cite, page=lim.page,
                                            evidence=prior.span if prior else None,
                                            note=f"the {item.visits} visits requested, in and of themselves, exceed the course: {label}{course_note}"))
             else:
                 out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
-                                           fact="prior_visits_completed", status="unknown", evidence=prior.span if prior else None, citation=cite,
+                                           fact="prior_visits_completed", status="unknown", evidence=prior.span if prior else None, citation=cite, page=lim.page,
                                            note=(f"{prior.note}, so the total against {label} cannot be checked" if prior and prior.note
                                                  else f"the number of prior visits is not documented, so the total against {label} cannot be checked")
                                                 + course_note))
@@ -185,12 +186,12 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
             total = done + item.visits
             ok = total <= (lim.max or 0)
             out.append(CriterionResult(criterion=f"Total visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
-                                       fact="prior_visits_completed", status="met" if ok else "not_met", value=total, evidence=prior.span, citation=cite,  # type: ignore[union-attr]
+                                       fact="prior_visits_completed", status="met" if ok else "not_met", value=total, evidence=prior.span, citation=cite, page=lim.page,  # type: ignore[union-attr]
                                        note=f"{done:g} visits completed plus {item.visits} requested make {total:g}, {'within' if ok else 'beyond'} {label}{course_note}"))
         else:
             ok = item.visits <= (lim.max or 0)
             out.append(CriterionResult(criterion=f"Requested visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
-                                       fact="prior_visits_completed", status="met" if ok else "not_met", value=item.visits, citation=cite,
+                                       fact="prior_visits_completed", status="met" if ok else "not_met", value=item.visits, citation=cite, page=lim.page,
                                        note=f"{item.visits} visits requested, {'within' if ok else 'beyond'} {label}{course_note}"))
     for lim in meta.limits:
         cite = _citation_for(meta.id, lim.page, passages)
@@ -199,7 +200,7 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
             if f.status == "present" and f.value is not None:
                 ok = float(f.value) <= lim.max
                 out.append(CriterionResult(criterion=f"Daily dose at most {lim.max:g} mg oral morphine equivalents.", criterion_id="limit-mme", topic_id=meta.id,
-                                           fact="daily_mme", status="met" if ok else "not_met", value=f.value, evidence=f.span, citation=cite,
+                                           fact="daily_mme", status="met" if ok else "not_met", value=f.value, evidence=f.span, citation=cite, page=lim.page,
                                            note=f"{f.value:g} mg MED a day, {'within' if ok else 'above'} the {lim.max:g} mg ceiling"))
         elif lim.unit == "weeks" and lim.max and item.treatment == "medication":
             f = ff.find("duration_of_use_weeks", item)
@@ -207,17 +208,17 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
                 ok = float(f.value) <= lim.max
                 out.append(CriterionResult(criterion=f"Use limited to {lim.max:g} weeks" + (f" ({lim.condition})" if lim.condition else "") + ".",
                                            criterion_id="limit-weeks", topic_id=meta.id, fact="duration_of_use_weeks", status="met" if ok else "not_met",
-                                           value=f.value, evidence=f.span, citation=cite,
+                                           value=f.value, evidence=f.span, citation=cite, page=lim.page,
                                            note=f"in use for about {f.value:g} weeks, {'within' if ok else 'beyond'} the {lim.max:g}-week limit"))
         elif lim.unit == "hours_per_week" and lim.max and item.hours_per_day:
             hours = item.hours_per_day * (item.days_per_week or 7)
             ok = hours <= lim.max
             out.append(CriterionResult(criterion=f"At most {lim.max:g} hours a week.", criterion_id="limit-hours", topic_id=meta.id, fact="hours_per_week",
-                                       status="met" if ok else "not_met", value=hours, citation=cite, note=f"{hours:g} hours a week requested"))
+                                       status="met" if ok else "not_met", value=hours, citation=cite, page=lim.page, note=f"{hours:g} hours a week requested"))
         elif lim.unit == "days" and lim.max and item.rental_days:
             ok = item.rental_days <= lim.max
             out.append(CriterionResult(criterion=f"At most {lim.max:g} days" + (f" ({lim.condition})" if lim.condition else "") + ".", criterion_id="limit-days",
-                                       topic_id=meta.id, fact="trial_completed", status="met" if ok else "not_met", value=item.rental_days, citation=cite,
+                                       topic_id=meta.id, fact="trial_completed", status="met" if ok else "not_met", value=item.rental_days, citation=cite, page=lim.page,
                                        note=f"{item.rental_days} days requested"))
     return out
 
@@ -231,7 +232,7 @@ def _criterion_result(c: Criterion, meta: TopicMeta, fact: Fact, passages: list[
         return None  # numbers are judged against the topic's limits, not as yes/no criteria
     group = f"{meta.id}:{c.any_of}" if c.any_of else None
     cite = _citation_for(meta.id, c.page, passages)
-    common = dict(criterion=c.text, criterion_id=c.id, topic_id=meta.id, fact=c.fact, citation=cite, group=group, decisive=c.expect != "any")
+    common = dict(criterion=c.text, criterion_id=c.id, topic_id=meta.id, fact=c.fact, citation=cite, page=c.page, group=group, decisive=c.expect != "any")
     if fact.conflict:
         return CriterionResult(**common, status="unknown", value=fact.value, evidence=fact.span, note=fact.note)
     if fact.status == "unknown":
@@ -294,7 +295,7 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
         if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", raw_low):
             results.append(CriterionResult(criterion=f"The product contains {ex.term}, which the guideline does not recommend.", criterion_id="excluded-" + re.sub(r"\W+", "-", ex.term.lower()),
                                            topic_id=main.id, fact="compounded_ingredients", status="not_met", value=ex.term,
-                                           citation=_citation_for(main.id, ex.page, cite_from), note=f"{ex.note} (requested: {item.raw})"))
+                                           citation=_citation_for(main.id, ex.page, cite_from), page=ex.page, note=f"{ex.note} (requested: {item.raw})"))
     if main.recommendation is Recommendation.NOT_RECOMMENDED:
         results.append(CriterionResult(criterion=f"{main.topic}: the guideline does not recommend this treatment.", criterion_id="recommendation",
                                        topic_id=main.id, fact="", status="not_met", citation=_citation_for(main.id, None, cite_from),

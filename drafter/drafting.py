@@ -1,5 +1,5 @@
-"""Drafting: the decision rationale per item, written by the LLM from the criteria findings and the
-retrieved passages, checked for grounding; a deterministic template when the model fails."""
+"""Drafting: the rationale per item, written by the LLM from the argument the code built, held to it by the
+output checks and the grounding check; the fallback template writes the same argument when the model fails."""
 
 from __future__ import annotations
 
@@ -10,22 +10,20 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, Field
 
-from drafter.criteria import Assessment
+from drafter.argument import Argument
+from drafter.corpus.schema import TopicMeta
 from drafter.grounding import GroundingReport, ground
 from drafter.llm import Generation, generate_structured
+from drafter.output_checks import CheckResult, covers, failures, run_checks, uncovered
 from drafter.prompts import PromptLibrary
 from drafter.retrieval import Hit
+from drafter.settings import Settings
 
+DECISION_WORD = {"upheld": "upheld", "overturned": "overturned", "needs_review": "not decided: needs review"}
 NECESSITY = {
     "upheld": "is not medically necessary",
     "overturned": "is medically necessary",
     "needs_review": "requires the reviewer's determination",
-}
-DECISION_WORD = {"upheld": "upheld", "overturned": "overturned", "needs_review": "not decided: needs review"}
-RECOMMENDS = {
-    "recommended": "recommends this treatment.",
-    "conditional": "recommends this treatment only when its criteria are met.",
-    "not recommended": "does not recommend this treatment.",
 }
 
 
@@ -45,13 +43,30 @@ class PassageView:
 
 
 @dataclass
+class Attempt:
+    """One model attempt: the raw reply and why it was not used (empty when it was)."""
+
+    raw: str
+    problems: list[str]
+    sampling: dict
+
+
+@dataclass
 class DraftedRationale:
     text: str
     cited_ids: list[str]
     fallback_used: bool
     grounding: GroundingReport
+    checks: list[CheckResult] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     generation: Generation | None = None
     notes: list[str] = field(default_factory=list)
+    prompt: str = ""
+
+    @property
+    def degenerate(self) -> bool:
+        """A model attempt failed an output check (echo, ellipsis, loop, stub, missing findings, stance, edition)."""
+        return any(any(not p.startswith(("malformed", "ungrounded")) for p in a.problems) for a in self.attempts)
 
 
 def passage_views(passages: list[Hit], max_chars: int = 500) -> list[PassageView]:
@@ -65,10 +80,6 @@ def rationale_schema(passage_ids: list[str]) -> dict:
     return schema
 
 
-def conclusion(item: str, decision: str) -> str:
-    return f"Therefore, the request for {item} {NECESSITY[decision]}."
-
-
 def _strip_conclusions(text: str) -> str:
     """Remove any sentence in which the model states necessity itself; the fixed conclusion is appended."""
     sentences = re.split(r"(?<=[.!?])\s+", text.strip())
@@ -76,56 +87,82 @@ def _strip_conclusions(text: str) -> str:
     return " ".join(keep)
 
 
-def fallback_rationale(prompts: PromptLibrary, a: Assessment, passages: list[PassageView], recommendation: str) -> str:
-    return prompts.render(
-        "fallback_rationale", item=a.item, passages=passages[:1], findings=a.reasons,
-        recommendation_phrase=RECOMMENDS.get(recommendation, "applies."), necessity_phrase=NECESSITY[a.decision],
-    )
+def fallback_rationale(prompts: PromptLibrary, argument: Argument, findings: list[str]) -> str:
+    return prompts.render("fallback_rationale", points=argument.points, findings=findings, conclusion=argument.conclusion)
+
+
+def _sampling(settings: Settings, attempt: int, regenerate: int) -> dict:
+    """The first attempt uses the configured sampling; re-asks and Regenerate sample with another seed."""
+    if attempt == 0 and regenerate == 0:
+        return {}
+    return {"temperature": settings.checks.retry_temperature, "seed": settings.llm.seed + 101 * regenerate + attempt}
 
 
 def draft_rationale(
     chat: BaseChatModel | None,
-    backend: str,
+    settings: Settings,
     prompts: PromptLibrary,
-    a: Assessment,
+    argument: Argument,
+    findings: list[str],
     passages: list[Hit],
     case_text: str,
     request_date: dt.date | None,
-    recommendation: str,
-    max_tokens: int,
-    retries: int,
+    topics: dict[str, TopicMeta],
+    guidance: str = "",
+    regenerate: int = 0,
 ) -> DraftedRationale:
-    """LLM rationale for a decided item, grounded and with a fixed conclusion; the template otherwise."""
+    """LLM rationale for a decided item that passes the output checks and grounding; the template otherwise."""
     views = passage_views(passages)
     ids = [v.chunk_id for v in views]
     retrieved = set(ids)
-    sources = "\n".join(f"{v.citation}\n{v.text}" for v in views) + "\n" + case_text + "\n" + a.item + "\n" + " ".join(a.reasons)
+    by_id = {h.chunk_id: h for h in passages}
+    bullets = argument.bullets()
+    sources = "\n".join(f"{v.citation}\n{v.text}" for v in views) + "\n" + case_text + "\n" + argument.item + "\n" + " ".join(bullets + findings)
     pages = {p for v in views for p in v.pages}
+    base_ids = [c for c in argument.chunk_ids if c in retrieved] or ids[:1]
     notes: list[str] = []
+    attempts: list[Attempt] = []
     gen: Generation | None = None
-    if chat is not None and a.decision != "needs_review" and views:
+    user = ""
+    if chat is not None and argument.decision != "needs_review" and views:
         user = prompts.render(
-            "rationale", item=a.item, request_date=str(request_date or "unknown"), decision_word=DECISION_WORD[a.decision],
-            necessity_phrase=NECESSITY[a.decision], passages=views, findings=a.reasons,
+            "rationale", item=argument.item, request_date=str(request_date or "unknown"), decision_word=DECISION_WORD[argument.decision],
+            necessity_phrase=NECESSITY[argument.decision], passages=views, argument=bullets or findings, guidance=guidance,
         )
-        gen = generate_structured(chat, backend, prompts.render("system"), user, RationaleOut, rationale_schema(ids), max_tokens, retries)
-        if gen.value is not None:
+        for attempt in range(settings.checks.attempts):
+            sampling = _sampling(settings, attempt, regenerate)
+            gen = generate_structured(chat, settings.llm.backend, prompts.render("system"), user, RationaleOut, rationale_schema(ids),
+                                      settings.llm.max_tokens_rationale, settings.llm.retries, sampling=sampling)
+            if gen.value is None:
+                attempts.append(Attempt(gen.raw, [f"malformed output after {gen.attempts} tries"], sampling))
+                continue
             out: RationaleOut = gen.value  # type: ignore[assignment]
-            cited = [c for c in dict.fromkeys(out.cited_chunk_ids)]
+            cited = [c for c in dict.fromkeys(base_ids + out.cited_chunk_ids) if c in retrieved]
             cited_pages = {p for v in views if v.chunk_id in cited for p in v.pages} or pages
-            body = _strip_conclusions(out.rationale)
-            report = ground(body, sources, cited_pages, cited, retrieved)
-            if report.invalid_citations:
-                notes.append("model cited passages retrieval did not return: " + ", ".join(report.invalid_citations))
-            elif report.kept:
-                text = (report.text + " " + conclusion(a.item, a.decision)).strip()
-                return DraftedRationale(text, [c for c in cited if c in retrieved], False, report, gen, notes)
-            else:
-                notes.append("no sentence of the model's rationale was grounded")
-        else:
-            notes.append(f"malformed model output after {gen.attempts} attempts")
-    text = fallback_rationale(prompts, a, views, recommendation)
-    report = ground(text, sources, pages, ids[:1], retrieved)
+            report = ground(_strip_conclusions(out.rationale), sources, cited_pages, out.cited_chunk_ids, retrieved)
+            problems = [f"ungrounded: {w} ({x[:60]!r})" for x, w in report.dropped]
+            body = report.text
+            missing = uncovered(body, argument)
+            added = []
+            if missing and any(covers(body, p) for p in argument.points):
+                # prose that carries part of the argument is kept; the points it left out are stated after it, so
+                # the draft is never weaker than its argument
+                body = " ".join([body] + [x for p in missing for x in (p.guideline_sentence, p.case) if x])
+                added = missing
+            checks = run_checks(body, argument, [by_id[c] for c in cited], topics, request_date, settings.checks)
+            problems = [f"{c.name}: {c.reason}" for c in failures(checks)] + problems
+            attempts.append(Attempt(gen.raw, problems, sampling))
+            if failures(checks) or report.invalid_citations:
+                continue
+            if added:
+                notes.append(f"{len(added)} point(s) of the argument the model left out were added in template sentences")
+            text = (body + " " + argument.conclusion).strip()
+            return DraftedRationale(text, cited, False, report, checks, attempts, gen, notes, user)
+        notes += [f"model attempt {i + 1}: " + "; ".join(a.problems) for i, a in enumerate(attempts) if a.problems]
+    text = fallback_rationale(prompts, argument, findings)
+    report = ground(text, sources, pages, base_ids, retrieved)
     if report.dropped:
         notes.append("the template restated something the sources do not hold: " + "; ".join(w for _, w in report.dropped))
-    return DraftedRationale(text, ids[:1], True, report, gen, notes)
+    checks = (run_checks(text, argument, [by_id[c] for c in base_ids if c in by_id], topics, request_date, settings.checks)
+              if argument.points else [])  # without a governing topic the text only hands the item to the reviewer
+    return DraftedRationale(text, base_ids, True, report, checks, attempts, gen, notes, user)

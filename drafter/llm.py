@@ -80,7 +80,8 @@ def default_fake_reply(messages: list[BaseMessage], kwargs: dict) -> str:
     take the first allowed value or the fact ids; objects recurse.
     """
     user = str(messages[-1].content)
-    bullets = [b.strip() for b in re.findall(r"^- (.+)$", user, flags=re.M)]
+    blocks = re.findall(r"(?:^- .+$\n?)+", user, flags=re.M)  # the last block of bullets is what the prompt asks about
+    bullets = [b.strip() for b in re.findall(r"^- (.+)$", blocks[-1], flags=re.M)] if blocks else []
     facts = re.findall(r"^(F\d+): (.+)$", user, flags=re.M)
     fmt = kwargs.get("response_format") or {}
     schema = fmt.get("schema") or (fmt.get("json_schema") or {}).get("schema") or {}
@@ -110,11 +111,33 @@ def default_fake_reply(messages: list[BaseMessage], kwargs: dict) -> str:
     return json.dumps(fill({"type": "object", **schema}))
 
 
+def _fake_degenerate(style: str) -> Callable[[list[BaseMessage], dict], str]:
+    """Replies that imitate how small models fail, so tests and eval gates can show the checks catch them."""
+
+    def reply(messages: list[BaseMessage], kwargs: dict) -> str:
+        data = json.loads(default_fake_reply(messages, kwargs))
+        if "rationale" in data:
+            data["rationale"] = {
+                "skeleton": "The MTUS ... pages 98-99... Therefore, the request ... ",
+                "ungrounded": "The applicant completed 37 sessions of hydrotherapy in 1999 with full recovery. "
+                              "Oxycontin 80 mg was weaned on page 412 of the guideline.",
+            }[style]
+        return json.dumps(data)
+
+    return reply
+
+
 def make_chat_model(settings: Settings, *, fake: FakeChatModel | None = None) -> BaseChatModel:
     """Build the chat model named by `settings.llm.backend`."""
     llm = settings.llm
     if llm.backend == "fake":
-        return fake or FakeChatModel()
+        if fake is not None:
+            return fake
+        if llm.fake_style in ("skeleton", "ungrounded"):
+            return FakeChatModel(responder=_fake_degenerate(llm.fake_style))
+        if llm.fake_style != "findings":
+            raise ConfigError(f"Unknown fake_style {llm.fake_style!r}: use findings, skeleton or ungrounded (DRAFTER_LLM__FAKE_STYLE).")
+        return FakeChatModel()
     if llm.backend == "llamacpp":
         from drafter.model_assets import ensure_model_file
 
@@ -185,11 +208,13 @@ def generate_structured(
     schema: dict | None = None,
     max_tokens: int = 300,
     retries: int = 2,
+    sampling: dict[str, Any] | None = None,
 ) -> Generation:
     """Ask for JSON matching `schema`; validate with `schema_model`; re-ask at most `retries` times.
 
     Returns a Generation whose `value` is None when every attempt was malformed (the caller falls back).
     Connection failures and timeouts raise LLMError at once: retrying a dead server only adds waiting.
+    `sampling` (temperature, seed) overrides the model's defaults for this call: re-asks and Regenerate.
     """
     schema = schema or schema_model.model_json_schema()
     gen = Generation(value=None)
@@ -198,7 +223,8 @@ def generate_structured(
     for attempt in range(retries + 1):
         gen.attempts = attempt + 1
         try:
-            result = chat.generate([messages], response_format=_response_format(backend, schema_model, schema), max_tokens=max_tokens)
+            result = chat.generate([messages], response_format=_response_format(backend, schema_model, schema), max_tokens=max_tokens,
+                                   **(sampling or {}))
         except Exception as exc:  # transport errors come in many types (httpx, openai, llama_cpp)
             name = type(exc).__name__
             if any(k in name for k in ("Connect", "Timeout", "APIConnection", "APIStatus")) or isinstance(exc, OSError):

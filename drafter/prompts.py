@@ -21,9 +21,9 @@ _VERSION = re.compile(r"\{#\s*version:\s*([\w.\-]+)\s*#\}")
 # The variables the code passes to each template: checked by the test suite against the files.
 TEMPLATE_VARIABLES: dict[str, set[str]] = {
     "system": set(),
-    "rationale": {"item", "request_date", "decision_word", "necessity_phrase", "passages", "findings"},
+    "rationale": {"item", "request_date", "decision_word", "necessity_phrase", "passages", "argument", "guidance"},
     "case_summary": {"facts"},
-    "fallback_rationale": {"item", "passages", "recommendation_phrase", "findings", "necessity_phrase"},
+    "fallback_rationale": {"points", "findings", "conclusion"},
     "fallback_summary": {"facts"},
     "no_retrieval": {"item", "case_summary"},  # the "LLM without retrieval" baseline of the eval harness
 }

@@ -55,6 +55,20 @@ class LLMSettings(BaseModel):
     base_url: str | None = Field(default=None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     api_key: str | None = Field(default=None, description="key for the server (or OPENAI_API_KEY)")
     timeout_s: float = Field(default=120.0, gt=0, description="per-request timeout for a server backend")
+    fake_style: str = Field(default="findings", description="fake backend only: findings (restates the prompt's lines), "
+                            "skeleton (hands the prompt's skeleton back) or ungrounded (invents facts); for testing the checks")
+
+
+class CheckSettings(BaseModel):
+    """Output checks on a model's rationale (drafter/output_checks.py); a failure re-asks, then the template writes."""
+
+    attempts: int = Field(default=2, ge=1, le=5, description="model attempts per item before the template writes the argument")
+    retry_temperature: float = Field(default=0.7, ge=0.0, le=2.0, description="sampling temperature of re-asks and Regenerate")
+    min_words: int = Field(default=20, ge=1, description="a rationale shorter than this is a stub")
+    repeat_ngram: int = Field(default=6, ge=2, le=20, description="phrase length for the loop check")
+    repeat_times: int = Field(default=4, ge=2, le=20, description="a phrase this many times is a loop")
+    min_points_covered: float = Field(default=0.5, ge=0.0, le=1.0, description="share of the deciding points the prose must name")
+    max_points: int = Field(default=3, ge=1, le=10, description="deciding points an argument states")
 
 
 class IntakeSettings(BaseModel):
@@ -77,6 +91,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    checks: CheckSettings = Field(default_factory=CheckSettings)
     prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Jinja2 prompt templates")
 
     @field_validator("home", "corpus_dir", "prompts_dir")

@@ -82,6 +82,12 @@ def score_item(gold: LetterItem, d: SystemDraft, topic_map: TopicMap, date: dt.d
     if d.grounded_fraction is not None:
         m["grounded_fraction"] = grounding.supported_share(d.grounded_fraction, d.dropped)
         m["unretrieved_citations"] = grounding.unretrieved_citations([c["chunk_id"] for c in d.citations], d.retrieved)
+        m["degenerate_output"] = MetricResult(value=float(d.degenerate), reason="a model attempt failed an output check" if d.degenerate
+                                              else "no model attempt failed an output check")
+        m["fallback_used"] = MetricResult(value=float(d.fallback_used), reason="the template wrote the rationale" if d.fallback_used else "model prose")
+        m["final_check_failures"] = MetricResult(value=float(len(d.checks_failed)), reason=", ".join(d.checks_failed) or "none")
+        m["edition_errors"] = MetricResult(value=float("edition" in d.checks_failed), reason="an edition not in force or not cited"
+                                           if "edition" in d.checks_failed else "none")
     m["latency_s"] = cost.latency(d.seconds)
     m["tokens"] = cost.tokens(d.prompt_tokens, d.completion_tokens)
     return m

@@ -30,6 +30,8 @@ class SystemDraft(BaseModel):
     grounded_fraction: float | None = None
     dropped: int = 0
     fallback_used: bool = False
+    degenerate: bool = False
+    checks_failed: list[str] = Field(default_factory=list, description="output checks the final rationale fails")
     seconds: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -70,6 +72,7 @@ def from_item_draft(d: ItemDraft) -> SystemDraft:
     return SystemDraft(
         decision=d.decision, rationale=d.rationale, citations=[c.model_dump() for c in d.citations], retrieved=d.retrieved_chunk_ids,
         grounded_fraction=d.grounded_fraction, dropped=len(d.dropped_sentences), fallback_used=d.fallback_used,
+        degenerate=d.degenerate, checks_failed=[c.name for c in d.checks if not c.passed],
         seconds=sum(d.timings_s.values()), prompt_tokens=d.tokens.get("prompt", 0), completion_tokens=d.tokens.get("completion", 0),
     )
 

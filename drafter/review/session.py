@@ -165,15 +165,20 @@ class ReviewSession:
                          request_date=str(case.request_date) if case.request_date else None, request_date_source=case.date_source,
                          timings_s={}, warnings=[i.warning() for i in case.instructions])
 
-    def regenerate(self, state: WorkingState, index: int) -> WorkingState:
-        """Draft one item again; every other item keeps its edits."""
+    def regenerate(self, state: WorkingState, index: int, guidance: str = "") -> WorkingState:
+        """Draft one item again with another sampling seed (and the reviewer's guidance for the prose, which goes
+        into the prompt as guidance, never as record text); every other item keeps its edits."""
         items = [it.draft["item"] for it in state.items]
         date = dt.date.fromisoformat(state.request_date) if state.request_date else None
         case = self.ws.case(items=items, request_date=date)
         ff = FactFinder(case)
-        new = self.drafter.draft_item(items[index], case, ff, "\n".join(d.text for d in case.evidence))
         old = state.items[index]
-        state.items[index] = ItemState(draft=new.model_dump(), rationale=new.rationale, decision=new.decision)
+        presses = int(old.draft.get("regenerations", 0)) + 1
+        new = self.drafter.draft_item(items[index], case, ff, "\n".join(d.text for d in case.evidence),
+                                      guidance=guidance.strip()[:300], regenerate=presses)
+        dumped = new.model_dump()
+        dumped["regenerations"] = presses
+        state.items[index] = ItemState(draft=dumped, rationale=new.rationale, decision=new.decision)
         self.store.record_edit(self.case_id, self.reviewer, "regenerate", old.rationale, new.rationale, index)
         self.store.save_working(self.case_id, state.model_dump())
         return state

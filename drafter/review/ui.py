@@ -259,14 +259,23 @@ def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
             st.markdown("**Rationale**")
             if d.get("dropped_sentences"):
                 st.caption("Dropped as ungrounded: " + " | ".join(f"{x['sentence']} ({x['why']})" for x in d["dropped_sentences"]))
-            st.caption(f"Grounded fraction {d['grounded_fraction']:.2f}")
+            failed = [c for c in d.get("checks", []) if not c["passed"]]
+            if d.get("fallback_used") and d.get("degenerate"):
+                st.warning("The model's rationale failed its checks and was replaced by the template's sentences: "
+                           + " | ".join(n for n in d.get("notes", []) if n.startswith("model attempt")))
+            if failed:
+                st.warning("Output checks failed: " + " | ".join(f"{c['name']}: {c['reason']}" for c in failed))
+            st.caption(f"Grounded fraction {d['grounded_fraction']:.2f} · output checks "
+                       + ("passed" if not failed else f"{len(failed)} failed") + (" · template text" if d.get("fallback_used") else ""))
             text = st.text_area("Decision rationale", value=it.rationale, height=200, key=f"rat-{i}")
             if text != it.rationale:
                 session.set_rationale(state, i, text)
+            guidance = st.text_input("Guidance for Regenerate (optional)", key=f"guide-{i}", max_chars=300,
+                                     placeholder="e.g. stress the visit limit; mention the UDS from 3/2015")
             if st.button("Regenerate this item", key=f"regen-{i}"):
                 drafter, lock = _drafter(settings().model_dump_json())
                 with lock, st.spinner("Drafting this item again..."):
-                    session.regenerate(state, i)
+                    session.regenerate(state, i, guidance)
                 st.rerun()
     with tabs[-1]:
         text = st.text_area("Clinical case summary", value=state.summary, height=250, key="summary")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -39,7 +40,11 @@ def test_decisions_citations_and_grounding(fake_drafter, case):
     for got, want in zip(draft.items, exp["items"]):
         assert got.decision == want["expected_decision"]
         assert all(c.chunk_id in got.retrieved_chunk_ids for c in got.citations)
-        assert 0.0 <= got.grounded_fraction <= 1.0
+        # the fake restates the argument it was given: its prose must pass every output check, so no fallback
+        assert [c.name for c in got.checks if not c.passed] == []
+        if got.decision != "needs_review":
+            assert not got.fallback_used and not got.degenerate and got.grounded_fraction == 1.0
+            assert {p.chunk_id for p in got.argument.points} <= {c.chunk_id for c in got.citations}
         if got.decision == "needs_review" and got.governing_topic is None:
             assert got.citations == [] and "reviewer" in got.rationale
         else:
@@ -74,10 +79,31 @@ def test_malformed_model_output_falls_back_to_the_template(built_home):
     assert item.fallback_used and item.decision == "upheld"
     assert "Therefore, the request for" in item.rationale and item.citations
     assert draft.case_summary.fallback_used
-    assert fake.calls == 3 * 2  # rationale and summary, each tried 1 + 2 times
+    assert fake.calls == 2 * 3 + 3  # two rationale attempts and one summary, each tried 1 + 2 times
+    assert "malformed" in " ".join(item.notes)
 
 
-def test_injected_instructions_stay_inside_the_records_block(built_home):
+@pytest.mark.parametrize("style, leak", [("skeleton", "..."), ("ungrounded", "hydrotherapy")])
+def test_degenerate_model_output_is_caught_and_replaced(built_home, style, leak):
+    """The failures seen in the app (a skeleton echoed back; invented facts) are caught, re-asked and replaced by the
+    argument in template sentences; the draft says so and is never weaker than its argument."""
+    settings = make_settings(built_home)
+    settings.llm.backend = "fake"
+    settings.llm.fake_style = style
+    draft = Drafter(settings).draft(CASES / "case-01-pt-continuation-lumbar")
+    item = draft.items[0]
+    assert item.fallback_used and leak not in item.rationale
+    assert len(item.model_log["attempts"]) == settings.checks.attempts
+    assert all(a["problems"] for a in item.model_log["attempts"])
+    if style == "skeleton":
+        assert item.degenerate and "ellipsis" in " ".join(item.notes)
+    else:
+        assert "ungrounded" in " ".join(item.notes) or "missing_findings" in " ".join(item.notes)
+    assert "page 99" in item.rationale and "30" in item.rationale, "the template states the argument: the course and the total"
+    assert [c.name for c in item.checks if not c.passed] == []
+
+
+def test_planted_instructions_are_quarantined_and_change_nothing(built_home, tmp_path):
     settings = make_settings(built_home)
     settings.llm.backend = "fake"
     seen: list[list] = []
@@ -89,15 +115,22 @@ def test_injected_instructions_stay_inside_the_records_block(built_home):
 
     drafter = Drafter(settings, chat=FakeChatModel(responder=record))
     draft = drafter.draft(CASES / "case-16-tens-purchase-injected-note")
-    assert draft.items[0].decision == "upheld"
+    assert seen, "the model was asked"
     system = drafter.prompts.render("system")
     for messages in seen:
         assert messages[0].content == system, "the rules are the same whatever the records say"
         user = str(messages[1].content)
         assert user.count("<records>") <= 1 and user.count("</records>") <= 1
-        if "ignore all previous instructions" in user.lower():
-            inside = user.split("<records>", 1)[1].split("</records>", 1)[0]
-            assert "ignore all previous instructions" in inside.lower()
+        assert "ignore all previous instructions" not in user.lower(), "quarantined text is never given to the model as evidence"
+    assert any("instruction" in w.lower() and "ignore all previous instructions" in w.lower() for w in draft.warnings)
+    # the same case with the planted line deleted drafts the same decisions, criteria and rationales
+    clean = tmp_path / "clean"
+    shutil.copytree(CASES / "case-16-tens-purchase-injected-note", clean)
+    for f in clean.glob("*.txt"):
+        f.write_text("\n".join(line for line in f.read_text().splitlines() if "ignore all previous" not in line.lower()))
+    again = Drafter(settings).draft(clean)
+    for a, b in zip(draft.items, again.items):
+        assert (a.decision, [c.status for c in a.criteria], a.rationale) == (b.decision, [c.status for c in b.criteria], b.rationale)
 
 
 def test_case_text_is_not_logged(built_home, caplog):

@@ -1,0 +1,267 @@
+"""The argument of a rationale, built from the criteria results before any prose is written.
+
+Each point pairs what the guideline requires (with its page or section) with what the case shows (a
+quantity against a limit, a dated quote, or the records' silence). The LLM turns the argument into letter
+prose; the fallback template states the same points as plain sentences, so a draft is never weaker than
+its argument. The checks in `drafter.output_checks` hold the prose to the argument's key terms.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+from drafter.corpus.schema import TopicMeta
+from drafter.criteria import Assessment, CriterionResult, Decision, Status
+from drafter.facts import Evidence, Fact
+from drafter.retrieval import Hit
+
+PointKind = Literal["limit", "criterion", "recommendation", "definition"]
+NECESSITY = {
+    "upheld": "is not medically necessary",
+    "overturned": "is medically necessary",
+    "needs_review": "requires the reviewer's determination",
+}
+
+
+@lru_cache(maxsize=1)
+def argument_data() -> dict:
+    return yaml.safe_load(resources.files("drafter.data").joinpath("argument.yaml").read_text(encoding="utf-8"))
+
+
+class Point(BaseModel):
+    """One step of the argument: the guideline's requirement and the case's side of it."""
+
+    kind: PointKind
+    status: Status
+    requirement: str = Field(description="what the guideline requires, as a clause ('the course is at most 10 visits')")
+    source: str = Field(description="guideline and edition, e.g. 'MTUS Chronic Pain Medical Treatment Guidelines (2009)'")
+    where: str = Field(default="", description="'page 99', 'MTUS 9792.20(f)' or ''")
+    chunk_id: str | None = None
+    case: str = Field(default="", description="what the case shows, as a sentence")
+    evidence: Evidence | None = None
+    fact: str = ""
+    numbers: list[str] = Field(default_factory=list, description="quantities the prose must keep")
+
+    repeat_source: bool = Field(default=False, description="an earlier point named the same guideline")
+
+    @property
+    def guideline_sentence(self) -> str:
+        where = f", {self.where}," if self.where and not self.where.startswith("MTUS") else ""
+        if self.where.startswith("MTUS"):
+            return f"{self.where} defines {self.fact.replace('_', ' ')} as follows: {self.requirement}."
+        if self.repeat_source:
+            return f"The guideline{where or ' also'} states that {self.requirement}." if where else f"The guideline also states that {self.requirement}."
+        return f"The {self.source}{where} states that {self.requirement}."
+
+
+class Argument(BaseModel):
+    item: str
+    decision: Decision
+    points: list[Point] = Field(default_factory=list)
+    conclusion: str
+
+    @property
+    def chunk_ids(self) -> list[str]:
+        return list(dict.fromkeys(p.chunk_id for p in self.points if p.chunk_id))
+
+    @property
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(p.source for p in self.points if p.source))
+
+    def key_terms(self) -> list[str]:
+        """What a rationale must mention to carry the argument: its quantities and page/section labels."""
+        terms = [n for p in self.points for n in p.numbers]
+        terms += [p.where for p in self.points if p.where]
+        return list(dict.fromkeys(terms))
+
+    def bullets(self) -> list[str]:
+        """The argument as plain sentences, in order (the prompt's findings and the fallback's body)."""
+        out: list[str] = []
+        for p in self.points:
+            out.append(p.guideline_sentence)
+            if p.case:
+                out.append(p.case)
+        return out
+
+
+def conclusion(item: str, decision: str) -> str:
+    return f"Therefore, the request for {item} {NECESSITY[decision]}."
+
+
+def _lower_first(s: str) -> str:
+    s = s.strip().rstrip(".")
+    return s[0].lower() + s[1:] if len(s) > 1 and (s[1].islower() or s[1] == " ") and s[0] != "I" else s
+
+
+def _numbers(text: str) -> list[str]:
+    return [n for n in re.findall(r"\d+(?:\.\d+)?", text)]
+
+
+_DOC_KINDS = [
+    (r"rfa|request.for.auth", "request for authorization"),
+    (r"\bur\b|utilization|ur[-_ ]", "utilization review letter"),
+    (r"\bpt\b|pt[-_ ]|therap|physio", "therapy note"),
+    (r"pr-?2|progress|pr[-_ ]", "progress report"),
+    (r"qme|ame|ime", "medical-legal report"),
+    (r"op[-_ ]|operative", "operative report"),
+    (r"mri|x-?ray|emg|ncs|imaging|radiolog", "diagnostic report"),
+]
+
+
+def describe_document(ev: Evidence) -> str:
+    """'the progress report dated 03/05/2014' from an evidence span's document name and date."""
+    name = ev.document.lower()
+    kind = next((label for pat, label in _DOC_KINDS if re.search(pat, name)), "medical record")
+    if ev.date:
+        y, m, d = ev.date.split("-")
+        return f"the {kind} dated {m}/{d}/{y}"
+    return f"the {kind} ({ev.document})"
+
+
+def _quote(ev: Evidence, limit: int = 180) -> str:
+    q = " ".join(ev.quote.split()).strip()
+    if len(q) > limit:
+        q = q[:limit].rsplit(" ", 1)[0] + " [...]"
+    return q.rstrip(" .;:").replace('"', "'")
+
+
+def _requirement(r: CriterionResult) -> str:
+    label = r.criterion.split(":", 1)[1] if ":" in r.criterion and r.criterion_id.startswith("limit") else r.criterion
+    label = _lower_first(label)
+    if r.criterion_id == "limit-visits":
+        return f"the course of treatment is {label}"
+    if r.criterion_id == "limit-mme":
+        return "the total daily opioid dose should not exceed " + label.split("at most", 1)[-1].strip()
+    if r.criterion_id in ("limit-weeks", "limit-hours", "limit-days"):
+        return f"the guideline allows {label.replace('Use limited to', 'use limited to')}"
+    if r.criterion_id == "recommendation":
+        return "this treatment is not recommended"
+    if r.criterion_id.startswith("excluded-"):
+        return f"a product containing {r.value} is not recommended"
+    return label
+
+
+def _case_side(r: CriterionResult, data: dict) -> str:
+    if r.criterion_id.startswith("limit") and r.note and ":" in r.criterion:
+        label = r.criterion.split(":", 1)[1].strip().rstrip(".")
+        note = r.note.replace(label, "that course").replace("at most that course", "that course")
+        return note[0].upper() + note[1:] + "."
+    if r.criterion_id.startswith("limit") or r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-"):
+        return (r.note[0].upper() + r.note[1:] + ".") if r.note else ""
+    ev = r.evidence
+    if r.status == "not_met" and r.basis == "absent_documentation":
+        what = data["missing"].get(r.fact) or _lower_first(r.criterion)
+        return f"The records provided for review do not document {what}."
+    if r.status == "not_met" and ev is not None:
+        against = data["found_against"].get(r.fact)
+        if against:
+            return f"The records document {against}: {describe_document(ev)} records \"{_quote(ev)}\"."
+        return f"This is not documented: {describe_document(ev)} records \"{_quote(ev)}\"."
+    if r.status == "met" and ev is not None:
+        return f"This is documented: {describe_document(ev)} records \"{_quote(ev)}\"."
+    if r.status == "met":
+        return "The records raise no issue on this point." if r.basis == "absent_documentation" else ""
+    return (r.note[0].upper() + r.note[1:] + ".") if r.note else "The records do not settle this point."
+
+
+def _source(r: CriterionResult, topics: dict[str, TopicMeta]) -> str:
+    if r.citation:
+        return f"{r.citation.guideline} ({r.citation.edition})"
+    meta = topics.get(r.topic_id)
+    return f"{meta.guideline.value} ({meta.edition})" if meta else "guideline"
+
+
+def _where(r: CriterionResult) -> str:
+    if r.page:
+        return f"page {r.page}"
+    if r.citation and r.citation.pages:
+        pages = r.citation.pages
+        return f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}"
+    return ""
+
+
+def _deciding(a: Assessment) -> list[CriterionResult]:
+    """The criteria the decision rests on, in the order a letter argues them: quantities, then text, then silence."""
+    want: str = {"upheld": "not_met", "overturned": "met"}.get(a.decision, "unknown")
+    picked = [r for r in a.criteria if r.decisive and r.status == want]
+    if a.decision == "upheld":
+        # an alternative (any_of group) decides only when every member is not met
+        groups: dict[str, list[CriterionResult]] = {}
+        for r in a.criteria:
+            if r.group:
+                groups.setdefault(r.group, []).append(r)
+        picked = [r for r in picked if not r.group or all(m.status == "not_met" for m in groups[r.group])]
+    order = {"limit": 0, "recommendation": 0, "excluded": 0}
+    picked.sort(key=lambda r: (order.get(r.criterion_id.split("-")[0], 1), 0 if r.basis == "evidence" else 1))
+    return picked
+
+
+def _functional_reading(facts: dict[str, Fact], find) -> str:
+    """The case read against 9792.20(f): work status and what treatment was already given."""
+    parts = []
+    work = find("work_status")
+    if work is not None and work.value == "off_work":
+        parts.append("the applicant is not working")
+    elif work is not None and work.value == "modified_duty":
+        parts.append("the applicant remains on work restrictions")
+    prior = facts.get("prior_visits_completed") or facts.get("postsurgical_visits_completed")
+    if prior is not None and prior.value:
+        parts.append(f"{float(prior.value):g} visits have already been completed")
+    use = facts.get("duration_of_use_weeks")
+    if use is not None and use.value:
+        parts.append(f"the medication has been used for about {float(use.value):g} weeks")
+    if not parts:
+        return "The records do not show such improvement from the treatment already given."
+    return "The records do not show such improvement: " + "; ".join(parts) + "."
+
+
+def definition_topics(fact: str) -> list[dict]:
+    return argument_data()["definitions"].get(fact, [])
+
+
+def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits: list[Hit] | None = None,
+                   find_fact=None, max_points: int = 3) -> Argument:
+    """The argument for one assessed item. `definition_hits` are retrieved passages of the definition topics
+    (only these may be cited for a definition); `find_fact(name)` reads a case fact for the 9792.20(f) reading."""
+    data = argument_data()
+    points: list[Point] = []
+    deciding = _deciding(a)[:max_points]
+    for r in deciding:
+        kind: PointKind = "limit" if r.criterion_id.startswith("limit") else (
+            "recommendation" if r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-") else "criterion")
+        numbers = _numbers(r.note) if kind == "limit" else []
+        points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r),
+                            chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data), evidence=r.evidence,
+                            fact=r.fact, numbers=numbers))
+    if a.decision == "upheld" and any(r.fact == "functional_improvement" for r in deciding):
+        by_topic = {h.topic_id: h for h in (definition_hits or [])}
+        for spec in definition_topics("functional_improvement"):
+            hit = by_topic.get(spec["topic_id"])
+            meta = topics.get(spec["topic_id"])
+            if hit is None or meta is None:
+                continue
+            wanted = spec.get("criteria")
+            texts = [c.text for c in meta.criteria if not wanted or c.id in wanted]
+            requirement = "; ".join(_lower_first(t) for t in dict.fromkeys(texts))
+            first = not any(p.kind == "definition" for p in points)
+            case = _functional_reading(a.facts, find_fact or (lambda name: a.facts.get(name))) if first else ""
+            points.append(Point(kind="definition", status="not_met", requirement=requirement, source=f"{hit.guideline} ({hit.edition})",
+                                where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
+                                numbers=[]))
+    seen: set[str] = set()
+    quoted: set[tuple[str, int]] = set()
+    for p in points:
+        p.repeat_source = p.source in seen
+        seen.add(p.source)
+        if p.evidence is not None and p.case.startswith("This is "):
+            key = (p.evidence.document, p.evidence.start)
+            if key in quoted:
+                p.case = p.case.split(":", 1)[0] + " in the same record."
+            quoted.add(key)
+    return Argument(item=a.item, decision=a.decision, points=points, conclusion=conclusion(a.item, a.decision))

@@ -1,0 +1,173 @@
+"""Checks on a model's rationale, each a value and a reason: the failures grounding alone does not see.
+
+- prompt_echo: the prompt's instructions or a skeleton handed back ("Sentence 1", "The guideline ...").
+- ellipsis: the model's own "..." (a stub, or a sentence it did not finish).
+- fragment: a sentence starting in lower case or ending on a comma, "or", "and" (copied list pieces).
+- repetition: a sentence said twice, or a phrase looping.
+- too_short: fewer words than a rationale needs.
+- missing_findings: the prose names too few of the argument's deciding points (their numbers, pages, facts).
+- stance: words that argue for the other decision ("is medically necessary" in an upheld rationale).
+- edition: a guideline the cited passages are not from, or a cited passage not in force on the request date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+from importlib import resources
+
+import yaml
+from pydantic import BaseModel
+
+from drafter.argument import Argument, Point
+from drafter.corpus.schema import TopicMeta
+from drafter.retrieval import Hit
+from drafter.settings import CheckSettings
+
+_WORD = re.compile(r"[a-z0-9]+(?:['/.-][a-z0-9]+)*", re.I)
+_CONTENT_STOP = set("that this with from have been were their there which these those into onto than then what when will would should "
+                    "could such only other over under upon about after before because while where each some records record provided "
+                    "review document documented documents does guideline guidelines states state treatment requested request applicant".split())
+
+
+class CheckResult(BaseModel):
+    name: str
+    passed: bool
+    reason: str = ""
+
+
+@lru_cache(maxsize=1)
+def check_data() -> dict:
+    return yaml.safe_load(resources.files("drafter.data").joinpath("output_checks.yaml").read_text(encoding="utf-8"))
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
+
+
+def check_echo(text: str) -> CheckResult:
+    low = text.lower()
+    for marker in check_data()["echo_markers"]:
+        m = re.search(marker, low)
+        if m:
+            return CheckResult(name="prompt_echo", passed=False, reason=f"the prompt or a skeleton came back: {m.group(0)!r}")
+    return CheckResult(name="prompt_echo", passed=True)
+
+
+def check_ellipsis(text: str) -> CheckResult:
+    m = re.search(check_data()["ellipsis"], text)
+    if m:
+        at = text[max(0, m.start() - 30):m.end()]
+        return CheckResult(name="ellipsis", passed=False, reason=f"an unfinished or stubbed sentence: '...{at}'")
+    return CheckResult(name="ellipsis", passed=True)
+
+
+def check_fragments(text: str) -> CheckResult:
+    """Pieces of copied lists or cut sentences: a sentence starting in lower case or ending on a comma or 'or'."""
+    for sent in _sentences(text):
+        if re.match(r"[a-z]", sent) or re.search(r"(?:,|\b(?:or|and|the|of|to))\s*[.!?]$", sent):
+            return CheckResult(name="fragment", passed=False, reason=f"a sentence fragment: {sent[:80]!r}")
+    return CheckResult(name="fragment", passed=True)
+
+
+def check_repetition(text: str, s: CheckSettings) -> CheckResult:
+    seen: set[str] = set()
+    for sent in _sentences(text):
+        key = " ".join(_WORD.findall(sent.lower()))
+        if key in seen and len(key.split()) >= 3:
+            return CheckResult(name="repetition", passed=False, reason=f"a sentence is repeated: {sent[:80]!r}")
+        seen.add(key)
+    words = _WORD.findall(text.lower())
+    n = s.repeat_ngram
+    counts: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - n + 1):
+        gram = tuple(words[i:i + n])
+        counts[gram] = counts.get(gram, 0) + 1
+        if counts[gram] >= s.repeat_times:
+            return CheckResult(name="repetition", passed=False, reason=f"the phrase {' '.join(gram)!r} loops ({s.repeat_times} times)")
+    return CheckResult(name="repetition", passed=True)
+
+
+def check_length(text: str, s: CheckSettings) -> CheckResult:
+    n = len(_WORD.findall(text))
+    if n < s.min_words:
+        return CheckResult(name="too_short", passed=False, reason=f"{n} words; a rationale needs at least {s.min_words}")
+    return CheckResult(name="too_short", passed=True)
+
+
+def point_terms(p: Point) -> list[str]:
+    """Alternatives any one of which shows the prose took up this point: its numbers, else its fact's words."""
+    if p.numbers:
+        return list(dict.fromkeys(p.numbers))
+    words = [w for w in re.findall(r"[a-z]{5,}", (p.fact.replace("_", " ") + " " + p.case + " " + p.requirement).lower())
+             if w not in _CONTENT_STOP]
+    return list(dict.fromkeys(w[:7] for w in words))[:6]
+
+
+def covers(text: str, p: Point) -> bool:
+    """Whether the prose takes up this point (any of its numbers, else any of its fact's words)."""
+    low = text.lower()
+    return any(re.search(rf"(?<![\d.]){re.escape(t)}(?![\d])", low) if t[0].isdigit() else t in low for t in point_terms(p))
+
+
+def uncovered(text: str, argument: Argument) -> list[Point]:
+    """The argument's points the prose does not take up (definitions included)."""
+    return [p for p in argument.points if not covers(text, p)]
+
+
+def check_findings(text: str, argument: Argument, s: CheckSettings) -> CheckResult:
+    deciding = [p for p in argument.points if p.kind != "definition"]
+    if not deciding:
+        return CheckResult(name="missing_findings", passed=True, reason="no deciding points")
+    covered = [covers(text, p) for p in deciding]
+    share = sum(covered) / len(covered)
+    if share < s.min_points_covered or not any(covered):
+        missed = [p.requirement[:60] for p, c in zip(deciding, covered) if not c]
+        return CheckResult(name="missing_findings", passed=False,
+                           reason=f"names {sum(covered)} of {len(covered)} deciding points; missing: " + "; ".join(missed))
+    return CheckResult(name="missing_findings", passed=True, reason=f"names {sum(covered)} of {len(covered)} deciding points")
+
+
+def check_stance(text: str, decision: str) -> CheckResult:
+    low = text.lower()
+    for pattern in check_data()["stance"].get(decision, []):
+        m = re.search(pattern, low)
+        if m:
+            return CheckResult(name="stance", passed=False, reason=f"argues against the {decision} decision: {m.group(0)!r}")
+    return CheckResult(name="stance", passed=True)
+
+
+def check_edition(text: str, cited: list[Hit], topics: dict[str, TopicMeta], request_date: dt.date | None) -> CheckResult:
+    for h in cited:
+        meta = topics.get(h.topic_id)
+        if meta is not None and request_date is not None and not meta.in_force(request_date):
+            return CheckResult(name="edition", passed=False, reason=f"{h.citation} is not in force on {request_date}")
+    low = text.lower()
+    sources = " ".join(f"{h.guideline} {h.edition}" for h in cited).lower()
+    for spec in check_data()["editions"]:
+        if re.search(spec["pattern"], low) and spec["guideline"].lower() not in sources:
+            return CheckResult(name="edition", passed=False, reason=f"names {spec['guideline']}, which no cited passage is from")
+    years = {y for y in re.findall(r"\((\d{4})\)", text)}
+    editions = set(re.findall(r"\d{4}", sources))
+    if years - editions:
+        return CheckResult(name="edition", passed=False, reason=f"names the edition {sorted(years - editions)[0]}, not that of the cited passages")
+    return CheckResult(name="edition", passed=True)
+
+
+def run_checks(text: str, argument: Argument, cited: list[Hit], topics: dict[str, TopicMeta], request_date: dt.date | None,
+               settings: CheckSettings) -> list[CheckResult]:
+    return [
+        check_echo(text),
+        check_ellipsis(text),
+        check_fragments(text),
+        check_repetition(text, settings),
+        check_length(text, settings),
+        check_findings(text, argument, settings),
+        check_stance(text, argument.decision),
+        check_edition(text, cited, topics, request_date),
+    ]
+
+
+def failures(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if not r.passed]

@@ -1,0 +1,73 @@
+"""Output checks catch the failures seen in the app (skeleton echo, stubs, loops, wrong stance, wrong edition),
+and pass the prose a reviewer would sign."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from drafter.argument import Argument, Point
+from drafter.corpus.topics import load_corpus
+from drafter.output_checks import failures, run_checks
+from drafter.retrieval import Hit
+from drafter.settings import CheckSettings
+from tests.conftest import CORPUS
+
+TOPICS = {t.meta.id: t.meta for t in load_corpus(CORPUS)}
+PT = Hit(chunk_id="cpmtg-physical-medicine#s2", guideline="MTUS Chronic Pain Medical Treatment Guidelines", edition="2009",
+         topic="Physical medicine", topic_id="cpmtg-physical-medicine", pages=[99], pages_label="99", score=1.0, text="")
+ACOEM = Hit(chunk_id="acoem-mtus-chronic-pain-2017#s1", guideline="MTUS ACOEM-based Guidelines", edition="2017",
+            topic="Chronic pain", topic_id="acoem-mtus-chronic-pain-2017", pages=[], pages_label="", score=1.0, text="")
+SOURCE = "MTUS Chronic Pain Medical Treatment Guidelines (2009)"
+ARG = Argument(item="Physical therapy x12", decision="upheld", conclusion="Therefore, the request for Physical therapy x12 is not medically necessary.",
+               points=[
+                   Point(kind="limit", status="not_met", requirement="the course of treatment is at most 10 visits over 8 weeks", source=SOURCE,
+                         where="page 99", chunk_id=PT.chunk_id, case="The 12 visits requested, in and of themselves, exceed that course.",
+                         fact="prior_visits_completed", numbers=["12", "10", "8"]),
+                   Point(kind="criterion", status="not_met", requirement="visits beyond the course need documented functional improvement",
+                         source=SOURCE, where="page 99", chunk_id=PT.chunk_id, fact="functional_improvement",
+                         case="The records provided for review do not document objective functional improvement."),
+               ])
+GOOD = ("The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 99, allow 9 to 10 visits over 8 weeks for myalgia and myositis. "
+        "The 12 sessions requested exceed that course on their own. The guideline also requires documented functional improvement "
+        "from prior therapy before more visits, and the records provided for review do not document any such improvement.")
+DATE = dt.date(2014, 3, 20)
+
+
+def names(text, decision="upheld", cited=(PT,)):
+    arg = ARG.model_copy(update={"decision": decision})
+    return {c.name for c in failures(run_checks(text, arg, list(cited), TOPICS, DATE, CheckSettings()))}
+
+
+def test_letter_prose_passes_every_check():
+    assert names(GOOD) == set()
+
+
+@pytest.mark.parametrize("text, check", [
+    ("The MTUS ... pages 98-99... Therefore, the request ... ", "ellipsis"),
+    ("Sentence 1: The MTUS Chronic Pain Medical Treatment Guidelines (2009) say 12 visits exceed 10. " + GOOD, "prompt_echo"),
+    ("[cpmtg-physical-medicine#s2] states the course is 10 visits. " + GOOD, "prompt_echo"),
+    ("Twelve visits exceed the guideline.", "too_short"),
+    (GOOD + " " + GOOD.split(". ")[1] + ".", "repetition"),
+    ("The request exceeds the course and is long. " * 4 + GOOD, "repetition"),
+    ("The guideline recommends physical therapy for chronic pain when it is done well, and patients benefit from exercise "
+     "and from active treatment that restores strength, flexibility and endurance over time.", "missing_findings"),
+    (GOOD + " The treatment is medically necessary for this applicant.", "stance"),
+    (GOOD + " The MTUS ACOEM-based Guidelines agree.", "edition"),
+    (GOOD.replace("(2009)", "(2017)"), "edition"),
+    (GOOD + " a reduction in work restrictions, or.", "fragment"),
+])
+def test_each_failure_is_caught(text, check):
+    assert check in names(text)
+
+
+def test_overturned_stance_and_edition_in_force():
+    assert "stance" in names(GOOD + " The request is not medically necessary.", decision="overturned")
+    assert "stance" not in names(GOOD, decision="overturned")
+    # a 2017 passage cited for a 2014 request is an edition error even when the prose names no guideline
+    assert "edition" in names(GOOD.replace("MTUS Chronic Pain Medical Treatment Guidelines (2009), ", ""), cited=(ACOEM,))
+
+
+def test_quoted_shortening_is_not_an_ellipsis():
+    assert "ellipsis" not in names(GOOD + " The note of 03/05/2014 records 'pain 6/10 [...] unchanged'.")
