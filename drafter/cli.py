@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1, help="processes (the embedded model always uses one)")
     s.add_argument("--systems", help="comma list of full,retrieval_only,llm_no_retrieval,always_uphold (default all)")
     s.add_argument("--system", default="full", help="system to compare (eval compare)")
-    s.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when a metric is below VALUE (repeatable)")
+    s.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when a metric is below VALUE, or above it with METRIC<=VALUE (repeatable)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_eval)
 

@@ -59,15 +59,55 @@ def clean_for_prompt(text: str) -> str:
     return re.sub(r"</?\s*records\s*>", "[records]", text, flags=re.I)
 
 
+_WORK_WORDS = {"off_work": "not working", "modified_duty": "working with restrictions", "full_duty": "working full duty",
+               "retired": "retired"}
+
+
+def _us(iso: str) -> str:
+    y, m, d = str(iso)[:10].split("-")
+    return f"{m}/{d}/{y}"
+
+
+def profile_facts(case: Case, ff: FactFinder, items: list[str]) -> list[SourcedFact]:
+    """The letter's opening facts as sentences of our own, each resting on the evidence the fact layer found:
+    who the applicant is and when the injury happened, the work status, and what is requested."""
+    out: list[SourcedFact] = []
+    age, doi, work = ff.find("age"), ff.find("date_of_injury"), ff.find("work_status")
+    who = f"The applicant is a {float(age.value):g}-year-old injured worker" if age.status == "present" and age.value else "The applicant is an injured worker"
+    span = age.span if age.status == "present" else None
+    if doi.status == "present" and doi.value:
+        who += f" who sustained an industrial injury on {_us(str(doi.value))}"
+        span = span or doi.span
+    if span is not None:
+        out.append(SourcedFact("applicant", who + ".", span))
+    if work.status == "present" and work.value in _WORK_WORDS and work.span is not None:
+        out.append(SourcedFact("work status", f"As of {_us(work.span.date) if work.span.date else 'the latest note'}, the applicant was "
+                                              f"{_WORK_WORDS[str(work.value)]}.", work.span))
+    for d in case.evidence:
+        low = d.text.lower()
+        at = low.find(items[0].lower()[:25]) if items else -1
+        if at >= 0:
+            out.append(SourcedFact("request", "The request under review is for " + "; ".join(items) + ".",
+                                   Evidence(document=d.name, start=at, end=at + len(items[0]), quote=d.text[at:at + len(items[0])])))
+            break
+    return out
+
+
 def select_facts(case: Case, ff: FactFinder, items: list[str], ur_line: str | None) -> list[SourcedFact]:
-    facts: list[SourcedFact] = []
+    facts: list[SourcedFact] = profile_facts(case, ff, items)
+    have = {f.label for f in facts}
     used: set[tuple[str, int]] = set()
+    if any(f.label == "applicant" and "injury on" in f.text for f in facts):
+        have.add("injury")
     for label, pattern, n in _SELECTORS:
+        if label in have:
+            continue
         taken = 0
         for s in ff.sentences:
             if taken >= n or (s.document, s.start) in used:
                 continue
-            if re.search(pattern, s.text, re.I | re.M) and len(s.text) >= 15:
+            heading_only = re.fullmatch(r"[A-Z0-9 /&()'-]+:?\s*\.?", s.text.strip()) is not None
+            if re.search(pattern, s.text, re.I | re.M) and len(s.text) >= 15 and not heading_only:
                 text = s.text if len(s.text) <= MAX_FACT_CHARS else s.text[:MAX_FACT_CHARS].rsplit(" ", 1)[0] + " ..."
                 facts.append(SourcedFact(label, text, s.evidence()))
                 used.add((s.document, s.start))
@@ -81,8 +121,30 @@ def select_facts(case: Case, ff: FactFinder, items: list[str], ur_line: str | No
     return facts
 
 
+_OWN = {"applicant", "work status", "request", "utilization review"}
+
+
 def fallback_summary(prompts: PromptLibrary, facts: list[SourcedFact]) -> str:
-    return prompts.render("fallback_summary", facts=[f.text for f in facts])
+    """Our own opening sentences, then the record's sentences attributed to their document, grouped by document."""
+    from drafter.argument import describe_document
+
+    blocks: list[dict] = []
+    for f in facts:
+        if f.label in _OWN:
+            blocks.append({"where": "", "texts": [f.text]})
+            continue
+        where = describe_document(f.span)
+        text = re.sub(r"(?:^|\s)#+\s*[A-Za-z /&-]{1,40}(?:\.|$)", " ", f.text)  # markdown headings glued to a sentence
+        text = re.sub(r"^\s*(?:\d{1,2}[.)]|-)\s+", "", text).strip().rstrip(":;,")
+        if not text:
+            continue
+        text += "" if text.endswith(".") else "."
+        if blocks and blocks[-1]["where"] == where:
+            blocks[-1]["texts"].append(text)
+        else:
+            blocks.append({"where": where, "texts": [text]})
+    order = sorted(range(len(blocks)), key=lambda i: (blocks[i]["where"] != "" and "utilization" in " ".join(blocks[i]["texts"]).lower(), i))
+    return prompts.render("fallback_summary", blocks=[blocks[i] for i in order])
 
 
 def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, facts: list[SourcedFact], max_tokens: int, retries: int) -> CaseSummary:

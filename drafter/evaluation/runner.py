@@ -209,10 +209,11 @@ def write_reports(out: Path, settings: Settings, systems: tuple[str, ...], lette
 
 
 def check_gates(metrics: dict[str, Any], gates: list[str]) -> list[str]:
-    """`metric=value` or `system.metric=value`: the messages of the gates that were missed."""
+    """`metric=value` (at least) or `metric<=value` (at most), optionally `system.metric...`: the gates missed."""
     missed = []
     for gate in gates:
-        name, _, want = gate.partition("=")
+        at_most = "<=" in gate
+        name, _, want = gate.partition("<=") if at_most else gate.partition("=")
         system, _, metric = name.partition(".") if "." in name else ("full", "", name)
         if not metric:
             metric = system
@@ -225,6 +226,8 @@ def check_gates(metrics: dict[str, Any], gates: list[str]) -> list[str]:
         value = got.get("value") if isinstance(got, dict) else None
         if value is None:
             missed.append(f"{system}.{metric}: no value (unknown metric or no items)")
-        elif value < threshold:
+        elif at_most and value > threshold:
+            missed.append(f"{system}.{metric} = {value:.4f} > {threshold}")
+        elif not at_most and value < threshold:
             missed.append(f"{system}.{metric} = {value:.4f} < {threshold}")
     return missed
