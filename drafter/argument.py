@@ -156,8 +156,8 @@ def _case_side(r: CriterionResult, data: dict) -> str:
         return (r.note[0].upper() + r.note[1:] + ".") if r.note else ""
     ev = r.evidence
     if r.status == "not_met" and r.basis == "absent_documentation":
-        what = data["missing"].get(r.fact) or _lower_first(r.criterion)
-        return f"The records provided for review do not document {what}."
+        what = data["missing"].get(r.fact)
+        return f"The records provided for review do not document {what}." if what else "The records provided for review do not document this."
     if r.status == "not_met" and ev is not None:
         against = data["found_against"].get(r.fact)
         if against:
@@ -170,11 +170,16 @@ def _case_side(r: CriterionResult, data: dict) -> str:
     return (r.note[0].upper() + r.note[1:] + ".") if r.note else "The records do not settle this point."
 
 
+def source_label(guideline: str, edition: str) -> str:
+    """'MTUS Chronic Pain Medical Treatment Guidelines (2009)'; a name that already holds its edition is kept as is."""
+    return guideline if edition and edition in guideline else f"{guideline} ({edition})"
+
+
 def _source(r: CriterionResult, topics: dict[str, TopicMeta]) -> str:
     if r.citation:
-        return f"{r.citation.guideline} ({r.citation.edition})"
+        return source_label(r.citation.guideline, r.citation.edition)
     meta = topics.get(r.topic_id)
-    return f"{meta.guideline.value} ({meta.edition})" if meta else "guideline"
+    return source_label(meta.guideline.value, meta.edition) if meta else "guideline"
 
 
 def _where(r: CriterionResult) -> str:
@@ -251,7 +256,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             requirement = "; ".join(_lower_first(t) for t in dict.fromkeys(texts))
             first = not any(p.kind == "definition" for p in points)
             case = _functional_reading(a.facts, find_fact or (lambda name: a.facts.get(name))) if first else ""
-            points.append(Point(kind="definition", status="not_met", requirement=requirement, source=f"{hit.guideline} ({hit.edition})",
+            points.append(Point(kind="definition", status="not_met", requirement=requirement, source=source_label(hit.guideline, hit.edition),
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
                                 numbers=[]))
     seen: set[str] = set()

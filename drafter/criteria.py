@@ -210,6 +210,14 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
                                            criterion_id="limit-weeks", topic_id=meta.id, fact="duration_of_use_weeks", status="met" if ok else "not_met",
                                            value=f.value, evidence=f.span, citation=cite, page=lim.page,
                                            note=f"in use for about {f.value:g} weeks, {'within' if ok else 'beyond'} the {lim.max:g}-week limit"))
+        elif lim.unit == "weeks" and lim.max and lim.hours_per_week and item.total_hours and phase == "initial":
+            weeks = item.total_hours / lim.hours_per_week
+            ok = weeks <= lim.max
+            out.append(CriterionResult(criterion=f"At most {lim.max:g} weeks" + (f" {lim.condition}" if lim.condition else "") + ".",
+                                       criterion_id="limit-weeks", topic_id=meta.id, fact="hours_per_week", status="met" if ok else "not_met",
+                                       value=weeks, citation=cite, page=lim.page,
+                                       note=f"the {item.total_hours:g} hours requested are about {weeks:g} weeks of full-day sessions, "
+                                            f"{'within' if ok else 'beyond'} the {lim.max:g} weeks the guideline allows before efficacy is shown"))
         elif lim.unit == "hours_per_week" and lim.max and item.hours_per_day:
             hours = item.hours_per_day * (item.days_per_week or 7)
             ok = hours <= lim.max

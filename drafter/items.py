@@ -92,6 +92,7 @@ class ParsedItem(BaseModel):
     rental_days: int | None = None
     hours_per_day: float | None = None
     days_per_week: float | None = None
+    total_hours: float | None = None
     body_regions: list[str] = Field(default_factory=list)
     laterality: str | None = None
     post_op: bool = False
@@ -225,6 +226,9 @@ def parse_item(raw: str) -> ParsedItem:
     m = re.search(r"(\d+)\s*days?\s*(?:/|a|per)\s*w(?:ee)?k", low)
     if m:
         item.days_per_week = float(m.group(1))
+    m = re.search(r"(\d+(?:\.\d+)?)\s*(?:hours?|hrs?)\b(?!\s*(?:/|a|per|each)\s*(?:day|d\b|w(?:ee)?k))", low)
+    if m and item.hours_per_day is None:
+        item.total_hours = float(m.group(1))
     if item.category == "home_health" and item.duration_weeks is None:
         m = re.search(r"(?:x|for)\s*(\d+)\s*w(?:ee)?ks?", low)
         if m:

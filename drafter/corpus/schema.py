@@ -193,6 +193,8 @@ class Limit(BaseModel):
     note: str | None = None
     default_course: bool = Field(default=False, description="the course reviewers apply when the diagnosis is nonspecific "
                                  "(e.g. chronic low back pain takes the myalgia/myositis course)")
+    hours_per_week: float | None = Field(default=None, description="for a weeks limit on a program requested in hours: the "
+                                         "hours of one week of full-day sessions, to convert the request")
 
     @model_validator(mode="after")
     def _has_bound(self) -> Limit:

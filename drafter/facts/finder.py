@@ -166,7 +166,10 @@ class FactFinder:
             return False
         if rule.sections and sec and sec not in rule.sections:
             return False
-        if m.polarity == "present" and (m.historical or m.hypothetical or m.family or m.uncertain):
+        # a stated date is a past event by nature: a history cue ("until the injury of 3/15/2013") or a nearby
+        # uncertainty cue ("r/o CRPS after CTR 7/8/2014") does not discount it
+        dated = rule.kind == "date"
+        if m.polarity == "present" and ((m.historical and not dated) or m.hypothetical or m.family or (m.uncertain and not dated)):
             return False
         if m.polarity == "absent" and (m.hypothetical or m.family):
             return False
@@ -427,9 +430,10 @@ def _four_as(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> 
     lex = load_lexicon("four_as")
     domains: dict[str, Fact | None] = {
         "analgesia": _first_present(ff.find("pain_score_change", item)),
-        "activities of daily living": _first_present(ff.find("functional_improvement", item)),
+        # activities were assessed when function is described at all, improved or not
+        "activities of daily living": _first_known(ff.find("functional_improvement", item)) or _sentence_fact(ff, "activities", lex["activities"]),
         "adverse effects": _sentence_fact(ff, "adverse effects", lex["adverse_effects"]),
-        "aberrant behaviour": _first_present(ff.find("urine_drug_screen", item)) or _first_present(ff.find("opioid_agreement", item)),
+        "aberrant behaviour": _first_known(ff.find("urine_drug_screen", item)) or _first_present(ff.find("opioid_agreement", item)),
     }
     missing = [k for k, v in domains.items() if v is None]
     evidence = [e for v in domains.values() if v for e in v.evidence[:1]]
@@ -440,6 +444,10 @@ def _four_as(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> 
 
 def _first_present(f: Fact) -> Fact | None:
     return f if f.status == "present" else None
+
+
+def _first_known(f: Fact) -> Fact | None:
+    return f if f.known and f.evidence else None
 
 
 def _sentence_fact(ff: FactFinder, name: str, pattern: str) -> Fact | None:

@@ -115,7 +115,7 @@ def build_nlp(rules_dir: str | None = None):
 
     nlp = medspacy.load(medspacy_enable=["medspacy_pyrush"])
     # run-together sentences from PDF extraction ("the claim.In a Utilization Review Report"): split the token
-    infixes = list(nlp.Defaults.infixes) + [r"(?<=[a-z])\.(?=[A-Z][a-z])"]
+    infixes = list(nlp.Defaults.infixes) + [r"(?<=[a-z0-9])\.(?=[A-Z][a-z])"]
     nlp.tokenizer.infix_finditer = spacy_util.compile_infix_regex(infixes).finditer
     nlp.add_pipe("drafter_sentence_fixes", after="medspacy_pyrush")
     sectionizer = nlp.add_pipe("medspacy_sectionizer", config={"rules": None, "input_span_type": None, "span_attrs": None})
@@ -139,11 +139,16 @@ def build_nlp(rules_dir: str | None = None):
 
 def _sentence_fixes(doc):
     """Sentence boundaries PyRuSH misses or invents in record text: a run-together sentence from PDF
-    extraction ("employee.In a report") starts a sentence; "Dr." and "Mr." do not end one."""
+    extraction ("employee.In a report", "2014.In a note") starts a sentence, and so does a capital after a
+    sentence that ends inside a quote (".' The notes"); "Dr." and "Mr." do not end one."""
     for tok in doc[1:]:
         prev = doc[tok.i - 1]
-        if prev.text == "." and tok.text[:1].isupper() and tok.i >= 2 and doc[tok.i - 2].text[-1:].isalpha() \
+        if prev.text == "." and tok.text[:1].isupper() and tok.i >= 2 and doc[tok.i - 2].text[-1:].isalnum() \
                 and not doc[tok.i - 2].whitespace_ and not prev.whitespace_:
+            tok.is_sent_start = True
+            continue
+        if prev.text in {"'", '"', "\u201d", "\u2019"} and tok.i >= 2 and doc[tok.i - 2].text.endswith((".", "!", "?")) \
+                and prev.whitespace_ and tok.text[:1].isupper():
             tok.is_sent_start = True
             continue
         if prev.text.lower().rstrip(".") in {"dr", "mr", "mrs", "ms", "st", "vs", "approx", "e.g", "i.e", "no", "pt"} \

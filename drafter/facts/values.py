@@ -84,13 +84,42 @@ def _first_number(rule: FactRule, text: str, group: str, low: float, high: float
     return None
 
 
+# a count stated as asked for, not done: "Request: aquatic therapy x 8", "authorization for PT x 12"
+_ASKED = re.compile(r"\b(?:request\w*|rfa|recommend\w*|plan|order(?:ed|s)?|authoriz\w*|certif\w*|approv\w*|denied|modif\w*|"
+                    r"additional|more|further|another)\b(?:\W+\w+){0,3}\W*$", re.I)
+_DONE = re.compile(r"(?:s/p|status post|completed|attended|finished|had|has had|have had|received|underwent|undergone|participated|"
+                   r"after|following|despite|attendance|gone)\b", re.I)
+
+
 def read_count(rule: FactRule, text: str, ctx: Context) -> float | None:
-    """A count of visits or sessions ("completed 6 of 12", "s/p 24 sessions", "eight visits to date")."""
-    return _first_number(rule, text, "n", 0, 300)
+    """A count of visits or sessions done ("completed 6 of 12", "s/p 24 sessions", "visit 8", "eight visits to date").
+    A count that does not start with a word of completion and follows a request word in its clause is the
+    number asked for, not the number done."""
+    for _, m in _matches(rule, text):
+        v = to_number(m.groupdict().get("n") or m.groupdict().get("n2"))
+        if v is None or not 0 <= v <= 300:
+            continue
+        clause = re.split(r"[.;,]", text[:m.start()])[-1]
+        if not _DONE.match(m.group(0)) and _ASKED.search(clause):
+            continue
+        return v
+    return None
 
 
 def read_percent(rule: FactRule, text: str, ctx: Context) -> float | None:
     return _first_number(rule, text, "percent", 0, 100)
+
+
+def read_injection_relief(rule: FactRule, text: str, ctx: Context) -> float | None:
+    """Percent relief after an injection: the last percent a sentence states (lists run oldest first:
+    "2/2013 (70%), 9/2013 (50%), 5/2014 (20%)"). Under 30%, below a clinically meaningful change, is not
+    documented relief: None, and the rule's absent patterns read it."""
+    found = sorted((m.start(), float(m.group("percent"))) for _, m in _matches(rule, text))
+    found = [(at, v) for at, v in found if 0 <= v <= 100]
+    if not found:
+        return None
+    last = found[-1][1]
+    return round(last) if last >= 30 else None
 
 
 def read_date(rule: FactRule, text: str, ctx: Context) -> str | None:
@@ -104,8 +133,9 @@ def read_date(rule: FactRule, text: str, ctx: Context) -> str | None:
 def read_age(rule: FactRule, text: str, ctx: Context) -> float | None:
     for _, m in _matches(rule, text):
         g = m.groupdict()
-        if g.get("age"):
-            v = float(g["age"])
+        stated = g.get("age") or g.get("age2")  # age2: a second way a pattern may state it ("(47, F)")
+        if stated:
+            v = float(stated)
             if 14 <= v <= 100:
                 return v
         if g.get("dob") and ctx.as_of:
@@ -128,8 +158,8 @@ def read_duration_weeks(rule: FactRule, text: str, ctx: Context) -> float | None
             start = parse_month_year(g["since"])
             if start and start <= ctx.as_of:
                 return round((ctx.as_of - start).days / 7)
-        if g.get("n") and g.get("unit"):
-            n = to_number(g["n"])
+        if g.get("unit"):
+            n = to_number(g["n"]) if g.get("n") else 1.0  # "for the past year": one of the unit
             if n is not None:
                 return round(n * _UNIT_WEEKS[g["unit"].lower()[0]])
     return None
@@ -230,6 +260,7 @@ READERS: dict[str, Reader] = {
     "pain_relief": read_pain_relief,
     "count": read_count,
     "percent": read_percent,
+    "injection_relief": read_injection_relief,
     "date": read_date,
     "age": read_age,
     "duration_weeks": read_duration_weeks,
