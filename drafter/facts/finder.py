@@ -42,6 +42,8 @@ class FactFinder:
         self._opinion = _compile(lex["ur_opinion"])
         self._sentence_date = [re.compile(p.replace("{DATE}", f"(?P<date>{DATE})"), re.I) for p in lex["sentence_date"]]
         self._not_event_date = _compile(lex["not_event_date"])
+        self._request_line = _compile(lex["request_line"])
+        self._given = _compile(lex["given_before"])
         self._cache: dict[tuple[str, str | None], Fact] = {}
 
     # -- documents -> sentences and mentions ----------------------------------------------------------
@@ -131,6 +133,11 @@ class FactFinder:
             return "opinion"
         return None
 
+    def is_request_line(self, s: Sentence, item: ParsedItem | None) -> bool:
+        """The request's own line for this item (RFA or UR request list), which says nothing of prior care."""
+        mine = self.treatment_pattern(item)
+        return bool(mine and mine.search(s.text) and self._request_line.search(s.text) and not self._given.search(s.text))
+
     # -- the item's treatment ---------------------------------------------------------------------------
     def treatment_pattern(self, item: ParsedItem | None) -> re.Pattern | None:
         if item is None:
@@ -199,6 +206,8 @@ class FactFinder:
         if rule is None:
             return Fact(name=name, note="no rule file for this fact yet")
         every = self._scoped(self.mentions(name), rule, item)
+        if rule.skip_request_lines:
+            every = [m for m in every if not self.is_request_line(m.sentence, item)]
         ms = [m for m in every if self._usable(m, rule)]
         if rule.kind in ("number", "date", "category"):
             fact = self._valued(rule, ms, item)
@@ -396,7 +405,7 @@ def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fa
     if rule is not None:
         ms = ff._scoped([m for m in ff.mentions("treatment_phase") if ff._usable(m, rule)], rule, item)
         mine = ff.treatment_pattern(item)
-        ms = [m for m in ms if mine and mine.search(m.sentence.text)]
+        ms = [m for m in ms if mine and mine.search(m.sentence.text) and not (rule.skip_request_lines and ff.is_request_line(m.sentence, item))]
         if ms:
             f = ff._settle(rule, ms)
             if f.status == "present":

@@ -78,6 +78,9 @@ class FactRule(BaseModel):
     value_order: Literal["latest", "pattern"] = Field(
         default="latest", description="latest: the latest sentence stating a value wins; pattern: the first value pattern that "
         "reads a value in any sentence wins (patterns listed strongest first, e.g. 'completed 6 of 12' before 'PT x 12')")
+    skip_request_lines: bool = Field(
+        default=False, description="ignore the request's own line (\"1. Acupuncture 2x3 (6 sessions) ...\"): it names the "
+        "treatment and a count, but says nothing about what was already given")
     negated_reads: Literal["absent", "unknown"] = Field(
         default="absent", description="what a negated present phrase means: absent, or unknown when denying one form "
         "does not deny the fact (\"negative for CRPS\" does not rule out other neuropathic pain)")
