@@ -224,11 +224,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         settings.prompts_dir = Path(args.prompts)
     systems = tuple(args.systems.split(",")) if args.systems else ("full", "retrieval_only", "llm_no_retrieval", "always_uphold")
     metrics = run_eval(Path(args.target[0]), Path(args.out), settings, systems, args.limit, args.workers, progress=not args.quiet)
-    full = metrics.get("full") or next(iter(metrics.values()), {})
-    for name in ("decision_accuracy", "decision_kappa", "overturn_recall", "citation_page_recall_micro", "grounded_fraction"):
-        e = full.get(name, {})
-        if isinstance(e, dict) and e.get("value") is not None:
-            print(f"{name}: {e['value']:.3f}")
+    names = ("decision_accuracy", "decision_kappa", "overturn_recall", "citation_page_recall_micro", "key_fact_recall", "rouge_l",
+             "grounded_fraction", "degenerate_output", "fallback_used", "edition_errors")
+    shown = [n for n in names if any(isinstance(m.get(n), dict) and m[n].get("value") is not None for m in metrics.values())]
+    print(f"{'metric':28}" + "".join(f"{s:>16}" for s in metrics))
+    for name in shown:
+        cells = [m.get(name, {}).get("value") if isinstance(m.get(name), dict) else None for m in metrics.values()]
+        print(f"{name:28}" + "".join(f"{v:>16.3f}" if v is not None else f"{'-':>16}" for v in cells))
+    for system, m in metrics.items():
+        nr = sum(row.get("needs_review", 0) for row in (m.get("confusion") or {}).values())
+        print(f"{system}: {m.get('items', 0)} items, {nr} needs_review")
     print(f"reports: {Path(args.out) / 'report.md'}, {Path(args.out) / 'report.html'}")
     missed = check_gates(metrics, args.fail_under or [])
     for m in missed:

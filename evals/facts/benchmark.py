@@ -263,7 +263,13 @@ def main(argv: list[str] | None = None) -> int:
         print("no excerpts found in evals/facts/writer-*.jsonl", file=sys.stderr)
         return 2
     new = score(NewLayer(), rows, args.show_errors)
-    old = None if args.no_old else score(OldLayer(), rows)
+    old = None
+    if not args.no_old:
+        try:
+            old = score(OldLayer(), rows)
+        except subprocess.CalledProcessError:  # a shallow clone lacks the old commit: the new layer is still scored
+            print(f"(the old layer at {OLD_COMMIT} is not in this clone's history; fetch it with `git fetch --unshallow` "
+                  "to score it side by side)", file=sys.stderr)
     print(f"# Fact layer on the blind excerpts: {args.split} split, {len(rows)} excerpts, {new['totals']['n']} labels")
     print_table(args.split, new, old)
     s_new = summary(new)
