@@ -231,7 +231,7 @@ def definition_topics(fact: str) -> list[dict]:
 
 
 def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits: list[Hit] | None = None,
-                   find_fact=None, max_points: int = 3) -> Argument:
+                   find_fact=None, max_points: int = 3, governing: Hit | None = None) -> Argument:
     """The argument for one assessed item. `definition_hits` are retrieved passages of the definition topics
     (only these may be cited for a definition); `find_fact(name)` reads a case fact for the 9792.20(f) reading."""
     data = argument_data()
@@ -244,6 +244,14 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
         points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r),
                             chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data), evidence=r.evidence,
                             fact=r.fact, numbers=numbers))
+    meta = topics.get(a.governing_topic or "")
+    if not points and a.decision == "overturned" and meta is not None and governing is not None:
+        # a topic that recommends the treatment without conditions: the recommendation is the argument
+        points.append(Point(kind="recommendation", status="met", source=source_label(governing.guideline, governing.edition),
+                            requirement=f"{meta.topic.split('(')[0].strip().lower()} is recommended, with no condition the records must meet",
+                            where=f"page {governing.pages[0]}" if len(governing.pages) == 1 else (
+                                f"pages {governing.pages[0]}-{governing.pages[-1]}" if governing.pages else ""),
+                            chunk_id=governing.chunk_id, fact="", case=f"The request for {a.item} falls within that recommendation."))
     if a.decision == "upheld" and any(r.fact == "functional_improvement" for r in deciding):
         by_topic = {h.topic_id: h for h in (definition_hits or [])}
         for spec in definition_topics("functional_improvement"):
@@ -259,9 +267,28 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             points.append(Point(kind="definition", status="not_met", requirement=requirement, source=source_label(hit.guideline, hit.edition),
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
                                 numbers=[]))
+    # two topics may state the same requirement (general and surgery-specific postsurgical periods): say it once
+    kept: list[Point] = []
+    for p in points:
+        if not any(q.requirement[:40].lower() == p.requirement[:40].lower() for q in kept):
+            kept.append(p)
+    points = kept
     seen: set[str] = set()
     quoted: set[tuple[str, int]] = set()
+    said: set[str] = set()
+    again = iter(["As noted, the records do not document it.", "The records are silent on this as well.",
+                  "Nothing in the records documents it either."])
+    silent = 0
     for p in points:
+        # a letter does not say "The records provided for review do not document ..." three times over
+        if p.case.startswith("The records provided for review do not document"):
+            silent += 1
+            what = p.case[len("The records provided for review do not document"):].strip()
+            if p.case in said:
+                p.case = next(again, "")
+            elif silent > 1:
+                p.case = "Nor do the records document it." if what == "this." else f"Nor do the records document {what}"
+        said.add(p.case)
         p.repeat_source = p.source in seen
         seen.add(p.source)
         if p.evidence is not None and p.case.startswith("This is "):

@@ -138,7 +138,8 @@ class Drafter:
         a = assess(item, parsed, hits, self.topics, ff, case.request_date, passages=retrieved)
         definitions = self.definition_chunks(a, case.request_date) if a.decision == "upheld" else []
         retrieved += definitions
-        argument = build_argument(a, self.topics, definitions, lambda name: ff.find(name, parsed), s.checks.max_points)
+        governing = next((h for h in retrieved if h.topic_id == a.governing_topic), None)
+        argument = build_argument(a, self.topics, definitions, lambda name: ff.find(name, parsed), s.checks.max_points, governing)
         passages = self.passages_for(a, retrieved) if a.governing_topic else []
         known = {h.chunk_id for h in passages}
         passages += [h for h in definitions if h.chunk_id not in known and h.chunk_id in argument.chunk_ids]

@@ -63,9 +63,14 @@ def check_ellipsis(text: str) -> CheckResult:
     return CheckResult(name="ellipsis", passed=True)
 
 
+def _unquoted(text: str) -> str:
+    """The text with quotations of the record taken out (a quote may hold list pieces of its own)."""
+    return re.sub(r'"[^"]*"', '"[quote]"', text)
+
+
 def check_fragments(text: str) -> CheckResult:
     """Pieces of copied lists or cut sentences: a sentence starting in lower case or ending on a comma or 'or'."""
-    for sent in _sentences(text):
+    for sent in _sentences(_unquoted(text)):
         if re.match(r"[a-z]", sent) or re.search(r"(?:,|\b(?:or|and|the|of|to))\s*[.!?]$", sent):
             return CheckResult(name="fragment", passed=False, reason=f"a sentence fragment: {sent[:80]!r}")
     return CheckResult(name="fragment", passed=True)

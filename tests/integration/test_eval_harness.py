@@ -73,8 +73,8 @@ def test_compare_shows_what_a_template_change_did(built_home, few_letters, tmp_p
     run_eval(few_letters, tmp_path / "a", settings, systems=("full",), progress=False)
     prompts = tmp_path / "prompts"
     shutil.copytree(REPO / "prompts", prompts)
-    (prompts / "rationale.j2").write_text((prompts / "rationale.j2").read_text().replace("{# version: 3 #}", "{# version: 4 #}")
-                                          .replace("Findings from the medical records", "Findings"))
+    (prompts / "rationale.j2").write_text((prompts / "rationale.j2").read_text().replace("{# version: 4 #}", "{# version: 5 #}")
+                                          .replace("The argument, already decided, in order:", "The argument:"))
     settings.prompts_dir = prompts
     run_eval(few_letters, tmp_path / "b", settings, systems=("full",), progress=False)
     c = compare_runs(tmp_path / "a", tmp_path / "b")
@@ -111,7 +111,8 @@ def test_ci_gate_with_the_fake_backend_on_the_whole_sample_set(built_home, tmp_p
     assert metrics["full"]["items"] >= 60
     # a model that invents facts: its sentences are dropped as ungrounded, the item is re-asked and replaced, and
     # the degenerate-output gate fails the run (the fake's default style restates its prompt, which grounding passes)
-    bad = subprocess.run(cmd, capture_output=True, text=True, env={**env, "DRAFTER_LLM__FAKE_STYLE": "ungrounded"}, timeout=1200)
+    bad_cmd = [str(tmp_path / "bad") if a == str(tmp_path / "ci") else a for a in cmd]  # a fresh run, not a resume
+    bad = subprocess.run(bad_cmd, capture_output=True, text=True, env={**env, "DRAFTER_LLM__FAKE_STYLE": "ungrounded"}, timeout=1200)
     assert bad.returncode == 1 and "gate missed" in bad.stderr and "degenerate_output" in bad.stderr, bad.stderr
 
 
