@@ -240,7 +240,8 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
     for r in deciding:
         kind: PointKind = "limit" if r.criterion_id.startswith("limit") else (
             "recommendation" if r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-") else "criterion")
-        numbers = _numbers(r.note) if kind == "limit" else []
+        # a limit point is taken up when the prose states the case's quantity (the total or the amount requested)
+        numbers = [f"{float(r.value):g}"] if kind == "limit" and isinstance(r.value, (int, float)) else (_numbers(r.note) if kind == "limit" else [])
         points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r),
                             chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data), evidence=r.evidence,
                             fact=r.fact, numbers=numbers))

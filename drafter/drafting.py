@@ -147,7 +147,9 @@ def draft_rationale(
             if missing and any(covers(body, p) for p in argument.points):
                 # prose that carries part of the argument is kept; the points it left out are stated after it, so
                 # the draft is never weaker than its argument
-                body = " ".join([body] + [x for p in missing for x in (p.guideline_sentence, p.case) if x])
+                # a point whose page the prose already names only needs the case's side stated
+                body = " ".join([body] + [x for p in missing for x in (
+                    (p.case,) if p.where and p.where.lower() in body.lower() and p.case else (p.guideline_sentence, p.case)) if x])
                 added = missing
             checks = run_checks(body, argument, [by_id[c] for c in cited], topics, request_date, settings.checks)
             problems = [f"{c.name}: {c.reason}" for c in failures(checks)] + problems

@@ -102,7 +102,10 @@ def check_length(text: str, s: CheckSettings) -> CheckResult:
 
 
 def point_terms(p: Point) -> list[str]:
-    """Alternatives any one of which shows the prose took up this point: its numbers, else its fact's words."""
+    """Alternatives any one of which shows the prose took up this point: its numbers, else its fact's words;
+    a definition point needs its own citation ("9792.20", "page 8")."""
+    if p.kind == "definition" and p.where:
+        return [p.where.lower().replace("mtus ", "").split("(")[0]]
     if p.numbers:
         return list(dict.fromkeys(p.numbers))
     words = [w for w in re.findall(r"[a-z]{5,}", (p.fact.replace("_", " ") + " " + p.case + " " + p.requirement).lower())

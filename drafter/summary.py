@@ -27,6 +27,8 @@ _SELECTORS: list[tuple[str, str, int]] = [
     ("work status", r"work status|temporar\w* total\w* disab|modified duty|full duty|off work|returned to work", 1),
 ]
 MAX_FACT_CHARS = 320
+# "Frequency: 2 times per week Duration: 6 weeks": a form's fields copied into prose
+_FIELD_LABEL = re.compile(r"(?:^|[.;]\s|\s)(?:[A-Z][A-Za-z]+(?: [A-Za-z()]+){0,2}):\s+\S+[^.:]*\b[A-Z][A-Za-z]+(?: [A-Za-z()]+){0,2}:\s")
 
 
 class SummarySentence(BaseModel):
@@ -106,6 +108,8 @@ def select_facts(case: Case, ff: FactFinder, items: list[str], ur_line: str | No
         for s in ff.sentences:
             if taken >= n or (s.document, s.start) in used:
                 continue
+            if label == "treatment to date" and ff._request_line.search(s.text) and not ff._given.search(s.text):
+                continue  # the request's own line ("Quantity: 12 visits") is not treatment already given
             heading_only = re.fullmatch(r"[A-Z0-9 /&()'-]+:?\s*\.?", s.text.strip()) is not None
             if re.search(pattern, s.text, re.I | re.M) and len(s.text) >= 15 and not heading_only:
                 text = s.text if len(s.text) <= MAX_FACT_CHARS else s.text[:MAX_FACT_CHARS].rsplit(" ", 1)[0] + " ..."
@@ -167,6 +171,8 @@ def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, 
                     continue
                 support = " ".join(facts[i].text for i in idx)
                 why = check_sentence(sent.text, support, set())
+                if not why and _FIELD_LABEL.search(sent.text):
+                    why = "it copies a record's field labels instead of writing a sentence"
                 if why and "page" not in why:
                     dropped.append((sent.text, why))
                     continue

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
                     "citations_valid": all(c.chunk_id in retrieved for c in d.citations),
                     "expected_topic_cited": bool(cited_topics & set(e["expected_topics"])) if d.citations else None,
                     "governing_topic": d.governing_topic,
-                    "grounded_fraction": d.grounded_fraction, "fallback_used": d.fallback_used,
+                    "grounded_fraction": d.grounded_fraction, "fallback_used": d.fallback_used, "degenerate": d.degenerate,
+                    "final_checks_failed": [c.name for c in d.checks if not c.passed],
                     "timings": d.timings_s, "tokens": d.tokens, "reasons": d.reasons,
                 }
                 rows.append(row)
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{statistics.mean(r['grounded_fraction'] for r in drafted):.3f} (decided items)")
     print(f"  fallback template used: {sum(r['fallback_used'] for r in rows)}/{len(rows)} items; "
           f"summary fallback {sum(s['fallback'] for s in summaries)}/{len(summaries)} cases")
+    print(f"  degenerate model outputs (an attempt failed an output check): {sum(r['degenerate'] for r in rows)}/{len(rows)} items; "
+          f"final rationales failing a check: {sum(bool(r['final_checks_failed']) for r in rows)}; "
+          f"edition errors: {sum('edition' in r['final_checks_failed'] for r in rows)}")
     per_item = [r["timings"]["retrieval"] + r["timings"]["criteria"] + r["timings"]["generation"] for r in rows]
     print(f"  per-item latency: p50 {pct(per_item, 50):.1f} s, p95 {pct(per_item, 95):.1f} s "
           f"(retrieval p50 {pct([r['timings']['retrieval'] for r in rows], 50) * 1000:.0f} ms, "
@@ -102,10 +106,33 @@ def main(argv: list[str] | None = None) -> int:
     if toks:
         print(f"  tokens per item: prompt p50 {pct([t['prompt'] for t in toks], 50):.0f}, completion p50 {pct([t['completion'] for t in toks], 50):.0f}")
     print(f"  case summary: p50 {pct([s['seconds'] for s in summaries], 50):.1f} s per case")
+    floor = measure_floor(drafter.chat)
+    if floor and toks:
+        pp, tg = floor
+        ratios = [r["timings"]["generation"] / (r["tokens"]["prompt"] / pp + r["tokens"]["completion"] / tg)
+                  for r in rows if r["tokens"].get("prompt")]
+        print(f"  compute floor on this machine: prompt {pp:.0f} tok/s, generation {tg:.1f} tok/s; per-item generation / floor: "
+              f"p50 {pct(ratios, 50):.2f}x, p95 {pct(ratios, 95):.2f}x (below 1 where the shared system prompt was cached)")
     print(f"  peak RSS: {peak_mb:.0f} MB")
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "summaries": summaries, "peak_rss_mb": peak_mb}, indent=2))
     return 0
+
+
+def measure_floor(chat) -> tuple[float, float] | None:
+    """Prompt and generation speed of the embedded model, measured now (the floor a generation cannot beat)."""
+    client = getattr(chat, "client", None)
+    if client is None or not hasattr(client, "create_completion"):
+        return None
+    prompt = " ".join(f"word{i}" for i in range(300))
+    n_prompt = len(client.tokenize(prompt.encode()))
+    t0 = time.perf_counter()
+    client.create_completion(prompt, max_tokens=1, temperature=0.0)
+    pp = n_prompt / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    out = client.create_completion("List the days of the week, one per line:", max_tokens=64, temperature=0.0)
+    tg = max(1, out["usage"]["completion_tokens"]) / (time.perf_counter() - t0)
+    return pp, tg
 
 
 if __name__ == "__main__":
