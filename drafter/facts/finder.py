@@ -273,7 +273,7 @@ class FactFinder:
             return fact
         for s in others:
             v = reader(rule, s.text, Context(item, dt.date.fromisoformat(s.date) if s.date else None, self.request_date))
-            if v is None or abs(float(v) - float(fact.value)) < 2:  # type: ignore[arg-type]
+            if v is None or abs(float(v) - float(fact.value)) < rule.disagree_by:  # type: ignore[arg-type]
                 continue
             if (s.date or "") == (chosen.date or ""):
                 return fact.model_copy(update={"status": "unknown", "conflict": True, "evidence": [*fact.evidence, s.evidence()],
@@ -422,7 +422,8 @@ def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fa
                         note="prior visits of this treatment are documented")
     else:
         dur = ff.find("duration_of_use_weeks", item)
-        if dur.status == "present" and (dur.value is None or float(dur.value) >= 2):
+        weeks = rule.continuation_after_weeks if rule is not None and rule.continuation_after_weeks is not None else 0
+        if dur.status == "present" and (dur.value is None or float(dur.value) >= weeks):
             return Fact(name="treatment_phase", status="present", value="continuation", evidence=dur.evidence,
                         note="the drug has been in use")
     return Fact(name="treatment_phase", status="present", value="initial", note="no prior use of this treatment is documented")

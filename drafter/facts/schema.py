@@ -75,6 +75,12 @@ class FactRule(BaseModel):
     absent: list[Pattern] = Field(default_factory=list)
     value: str | None = Field(default=None, description="name of the value reader in drafter.facts.values")
     value_patterns: list[Pattern] = Field(default_factory=list, description="patterns with named groups the value reader uses")
+    meaningful_min: float | None = Field(
+        default=None, description="a value below this is not a clinically meaningful amount and is not documented as the "
+        "fact (e.g. injection relief under 30%)")
+    disagree_by: float = Field(default=2.0, ge=0, description="numbers from two documents that differ by less than this agree")
+    continuation_after_weeks: float | None = Field(
+        default=None, description="treatment_phase: a drug in use at least this long makes the request a continuation")
     value_order: Literal["latest", "pattern"] = Field(
         default="latest", description="latest: the latest sentence stating a value wins; pattern: the first value pattern that "
         "reads a value in any sentence wins (patterns listed strongest first, e.g. 'completed 6 of 12' before 'PT x 12')")

@@ -112,14 +112,14 @@ def read_percent(rule: FactRule, text: str, ctx: Context) -> float | None:
 
 def read_injection_relief(rule: FactRule, text: str, ctx: Context) -> float | None:
     """Percent relief after an injection: the last percent a sentence states (lists run oldest first:
-    "2/2013 (70%), 9/2013 (50%), 5/2014 (20%)"). Under 30%, below a clinically meaningful change, is not
-    documented relief: None, and the rule's absent patterns read it."""
+    "2/2013 (70%), 9/2013 (50%), 5/2014 (20%)"). Under the rule's `meaningful_min` (a clinically meaningful
+    change) is not documented relief: None, and the rule's absent patterns read it."""
     found = sorted((m.start(), float(m.group("percent"))) for _, m in _matches(rule, text))
     found = [(at, v) for at, v in found if 0 <= v <= 100]
     if not found:
         return None
     last = found[-1][1]
-    return round(last) if last >= 30 else None
+    return round(last) if last >= (rule.meaningful_min or 0) else None
 
 
 def read_date(rule: FactRule, text: str, ctx: Context) -> str | None:
