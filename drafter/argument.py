@@ -22,6 +22,7 @@ from drafter.facts import Evidence, Fact
 from drafter.retrieval import Hit
 
 PointKind = Literal["limit", "criterion", "recommendation", "definition"]
+NOT_DOCUMENTED = "The records provided for review do not document"  # how letters state the burden of documentation
 NECESSITY = {
     "upheld": "is not medically necessary",
     "overturned": "is medically necessary",
@@ -157,7 +158,7 @@ def _case_side(r: CriterionResult, data: dict) -> str:
     ev = r.evidence
     if r.status == "not_met" and r.basis == "absent_documentation":
         what = data["missing"].get(r.fact)
-        return f"The records provided for review do not document {what}." if what else "The records provided for review do not document this."
+        return f"{NOT_DOCUMENTED} {what}." if what else f"{NOT_DOCUMENTED} this."
     if r.status == "not_met" and ev is not None:
         against = data["found_against"].get(r.fact)
         if against:
@@ -268,7 +269,13 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             points.append(Point(kind="definition", status="not_met", requirement=requirement, source=source_label(hit.guideline, hit.edition),
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
                                 numbers=[]))
-    # two topics may state the same requirement (general and surgery-specific postsurgical periods): say it once
+    return Argument(item=a.item, decision=a.decision, points=_as_a_letter_says_it(points), conclusion=conclusion(a.item, a.decision))
+
+
+def _as_a_letter_says_it(points: list[Point]) -> list[Point]:
+    """Say each requirement once, name a guideline in full once, quote a record once, and vary the wording
+    of repeated silence: a letter does not say "The records provided for review do not document" three times."""
+    # two topics may state the same requirement (general and surgery-specific postsurgical periods)
     kept: list[Point] = []
     for p in points:
         if not any(q.requirement[:40].lower() == p.requirement[:40].lower() for q in kept):
@@ -281,10 +288,9 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
                   "Nothing in the records documents it either."])
     silent = 0
     for p in points:
-        # a letter does not say "The records provided for review do not document ..." three times over
-        if p.case.startswith("The records provided for review do not document"):
+        if p.case.startswith(NOT_DOCUMENTED):
             silent += 1
-            what = p.case[len("The records provided for review do not document"):].strip()
+            what = p.case[len(NOT_DOCUMENTED):].strip()
             if p.case in said:
                 p.case = next(again, "")
             elif silent > 1:
@@ -297,4 +303,4 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             if key in quoted:
                 p.case = p.case.split(":", 1)[0] + " in the same record."
             quoted.add(key)
-    return Argument(item=a.item, decision=a.decision, points=points, conclusion=conclusion(a.item, a.decision))
+    return points
