@@ -151,8 +151,9 @@ def _requirement(r: CriterionResult) -> str:
 def _case_side(r: CriterionResult, data: dict) -> str:
     if r.criterion_id.startswith("limit") and r.note and ":" in r.criterion:
         label = r.criterion.split(":", 1)[1].strip().rstrip(".")
-        note = r.note.replace(label, "that course").replace("at most that course", "that course")
-        return note[0].upper() + note[1:] + "."
+        note = r.note.replace(label, "that course").replace("at most that course", "that course").replace("the course: that course", "that course")
+        note, _, why = note.partition("; ")  # "...; the diagnosis is nonspecific, so the course for ... applies"
+        return " ".join(x[0].upper() + x[1:] + "." for x in (note, why) if x)
     if r.criterion_id.startswith("limit") or r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-"):
         return (r.note[0].upper() + r.note[1:] + ".") if r.note else ""
     ev = r.evidence

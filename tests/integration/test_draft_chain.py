@@ -151,3 +151,33 @@ def test_letter_exports_to_docx(fake_drafter, tmp_path):
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
     assert headings == ["HOW THE IMR FINAL DETERMINATION WAS MADE", "CLINICAL CASE SUMMARY", "IMR ISSUES, DECISIONS AND RATIONALES"]
     assert any("Upheld" in p.text for p in doc.paragraphs)
+
+
+SEED_LIKE = """The applicant is a represented former warehouse worker who has filed a claim for chronic neck and low back pain
+reportedly associated with an industrial injury of June 2, 2011. Thus far, the applicant has been treated with analgesic
+medications, unspecified amounts of physical therapy and time off of work. In a Utilization Review Report dated March 20, 2014,
+the claims administrator denied a request for 12 sessions of physical therapy. On March 3, 2014, the applicant reported
+persistent neck and low back pain. The applicant was not working. The applicant was using Naprosyn, tramadol and
+cyclobenzaprine. Twelve additional sessions of physical therapy were sought."""
+
+
+@pytest.mark.parametrize("use_llm", [False, True])
+def test_seed_like_pt_case_argues_the_course_and_functional_improvement(fake_drafter, tmp_path, use_llm):
+    """A 2014 IMR-summary-style record (written for this test): the request date comes from the narrative UR date, so
+    only 2009-edition topics are cited; the rationale argues the myalgia/myositis course (page 99) and functional
+    improvement (9792.20(f), page 8), whether the model or the template writes it."""
+    (tmp_path / "summary.txt").write_text(SEED_LIKE)
+    from drafter.intake import load_case
+
+    case = load_case(tmp_path, fake_drafter.settings.intake, items=["Physical therapy x 12 sessions"])
+    draft = fake_drafter.draft_case(case, use_llm=use_llm)
+    item = draft.items[0]
+    assert draft.request_date == "2014-03-20" and item.decision == "upheld"
+    assert {c.edition for c in item.citations} == {"2009"}
+    pages = {p for c in item.citations for p in c.pages}
+    assert {99, 8} <= pages
+    text = item.rationale
+    assert "page 99" in text and "10 visits" in text and "12" in text
+    assert "9792.20(f)" in text and "page 8" in text and "functional improvement" in text
+    assert text.endswith("is not medically necessary.")
+    assert [c.name for c in item.checks if not c.passed] == []
