@@ -50,13 +50,22 @@ class Point(BaseModel):
     numbers: list[str] = Field(default_factory=list, description="quantities the prose must keep")
 
     repeat_source: bool = Field(default=False, description="an earlier point named the same guideline")
+    full_case: str = Field(default="", description="the case side as first written, before a letter's shortening "
+                           "('in the same record'), for prose that did not carry the earlier point")
 
     @property
     def guideline_sentence(self) -> str:
+        return self._guideline_sentence(short=self.repeat_source)
+
+    @property
+    def full_guideline_sentence(self) -> str:
+        return self._guideline_sentence(short=False)
+
+    def _guideline_sentence(self, short: bool) -> str:
         where = f", {self.where}," if self.where and not self.where.startswith("MTUS") else ""
         if self.where.startswith("MTUS"):
             return f"{self.where} defines {self.fact.replace('_', ' ')} as follows: {self.requirement}."
-        if self.repeat_source:
+        if short:
             return f"The guideline{where or ' also'} states that {self.requirement}." if where else f"The guideline also states that {self.requirement}."
         return f"The {self.source}{where} states that {self.requirement}."
 
@@ -289,6 +298,7 @@ def _as_a_letter_says_it(points: list[Point]) -> list[Point]:
                   "Nothing in the records documents it either."])
     silent = 0
     for p in points:
+        p.full_case = p.case
         if p.case.startswith(NOT_DOCUMENTED):
             silent += 1
             what = p.case[len(NOT_DOCUMENTED):].strip()

@@ -91,6 +91,21 @@ def fallback_rationale(prompts: PromptLibrary, argument: Argument, findings: lis
     return prompts.render("fallback_rationale", points=argument.points, findings=findings, conclusion=argument.conclusion)
 
 
+def complete(body: str, missing: list) -> str:
+    """The model's prose with the argument's points it left out stated after it, in template sentences: a point
+    whose page the prose names needs only its case side; the guideline is named in full unless the prose named
+    it; a quote shortened to 'the same record' is given in full; nothing the prose already says is repeated."""
+    low = body.lower()
+    out = [body]
+    for p in missing:
+        guideline = p.guideline_sentence if not p.repeat_source or p.source.lower() in low else p.full_guideline_sentence
+        case = p.full_case or p.case
+        for sentence in ((case,) if p.where and p.where.lower() in low and case else (guideline, case)):
+            if sentence and sentence.lower() not in " ".join(out).lower():
+                out.append(sentence)
+    return " ".join(out)
+
+
 def _sampling(settings: Settings, attempt: int, regenerate: int) -> dict:
     """The first attempt uses the configured sampling; re-asks and Regenerate sample with another seed."""
     if attempt == 0 and regenerate == 0:
@@ -147,9 +162,7 @@ def draft_rationale(
             if missing and any(covers(body, p) for p in argument.points):
                 # prose that carries part of the argument is kept; the points it left out are stated after it, so
                 # the draft is never weaker than its argument
-                # a point whose page the prose already names only needs the case's side stated
-                body = " ".join([body] + [x for p in missing for x in (
-                    (p.case,) if p.where and p.where.lower() in body.lower() and p.case else (p.guideline_sentence, p.case)) if x])
+                body = complete(body, missing)
                 added = missing
             checks = run_checks(body, argument, [by_id[c] for c in cited], topics, request_date, settings.checks)
             problems = [f"{c.name}: {c.reason}" for c in failures(checks)] + problems

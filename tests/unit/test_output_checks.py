@@ -71,3 +71,18 @@ def test_overturned_stance_and_edition_in_force():
 
 def test_quoted_shortening_is_not_an_ellipsis():
     assert "ellipsis" not in names(GOOD + " The note of 03/05/2014 records 'pain 6/10 [...] unchanged'.")
+
+
+def test_completing_prose_names_the_guideline_quotes_in_full_and_repeats_nothing():
+    from drafter.drafting import complete
+
+    later = Point(kind="criterion", status="met", requirement="continued use needs documented improvement", source=SOURCE,
+                  where="page 19", fact="functional_improvement", repeat_source=True,
+                  case="This is documented in the same record.", full_case='This is documented: the note records "walks 30 minutes".')
+    body = "Gabapentin is recommended for neuropathic pain. This is documented in the same record."
+    text = complete(body, [later])
+    assert text.count("This is documented in the same record.") == 1, "nothing the prose said is said again"
+    assert SOURCE + ", page 19, states that continued use" in text, "the prose never named the guideline: name it in full"
+    assert '"walks 30 minutes"' in text, "a shortened quote is given in full"
+    named = complete("The " + SOURCE + " sets the rule.", [later])
+    assert "The guideline, page 19, states" in named
