@@ -14,7 +14,7 @@ from drafter.argument import Argument
 from drafter.corpus.schema import TopicMeta
 from drafter.grounding import GroundingReport, ground
 from drafter.llm import Generation, generate_structured
-from drafter.output_checks import CheckResult, covers, failures, run_checks, uncovered
+from drafter.output_checks import CheckResult, engages, failures, run_checks, uncovered
 from drafter.prompts import PromptLibrary
 from drafter.retrieval import Hit
 from drafter.settings import Settings
@@ -92,15 +92,18 @@ def fallback_rationale(prompts: PromptLibrary, argument: Argument, findings: lis
 
 
 def complete(body: str, missing: list) -> str:
-    """The model's prose with the argument's points it left out stated after it, in template sentences: a point
-    whose page the prose names needs only its case side; the guideline is named in full unless the prose named
-    it; a quote shortened to 'the same record' is given in full; nothing the prose already says is repeated."""
-    low = body.lower()
+    """The model's prose with the argument's points it left out stated after it, in template sentences: a limit
+    whose page the prose names (it stated the course) needs only its case side; the guideline is named in full
+    unless the prose named it; a quote shortened to 'the same record' is given in full; nothing the prose
+    already says is repeated."""
     out = [body]
     for p in missing:
-        guideline = p.guideline_sentence if not p.repeat_source or p.source.lower() in low else p.full_guideline_sentence
+        low = " ".join(out).lower()
+        named = p.source.lower().removeprefix("mtus ").split(" (")[0] in low
+        guideline = p.guideline_sentence if not p.repeat_source or named else p.full_guideline_sentence
         case = p.full_case or p.case
-        for sentence in ((case,) if p.where and p.where.lower() in low and case else (guideline, case)):
+        stated = p.kind == "limit" and p.where and p.where.lower() in body.lower() and case
+        for sentence in ((case,) if stated else (guideline, case)):
             if sentence and sentence.lower() not in " ".join(out).lower():
                 out.append(sentence)
     return " ".join(out)
@@ -159,7 +162,7 @@ def draft_rationale(
             body = report.text
             missing = uncovered(body, argument)
             added = []
-            if missing and any(covers(body, p) for p in argument.points):
+            if missing and engages(body, argument):
                 # prose that carries part of the argument is kept; the points it left out are stated after it, so
                 # the draft is never weaker than its argument
                 body = complete(body, missing)

@@ -119,6 +119,12 @@ def covers(text: str, p: Point) -> bool:
     return any(re.search(rf"(?<![\d.]){re.escape(t)}(?![\d])", low) if t[0].isdigit() else t in low for t in point_terms(p))
 
 
+def engages(text: str, argument: Argument) -> bool:
+    """Whether the prose works on the argument at all: it names a point's page or section, or one of its quantities."""
+    low = text.lower()
+    return any((p.where and p.where.lower().replace("mtus ", "").split("(")[0] in low) or covers(text, p) for p in argument.points)
+
+
 def uncovered(text: str, argument: Argument) -> list[Point]:
     """The argument's points the prose does not take up (definitions included)."""
     return [p for p in argument.points if not covers(text, p)]
