@@ -34,9 +34,11 @@ def split_of(excerpt_id: str) -> str:
     return "heldout" if int(hashlib.sha256(excerpt_id.encode()).hexdigest(), 16) % 2 else "dev"
 
 
-def load_excerpts(split: str) -> list[dict]:
+def load_excerpts(split: str, writers: str | None = None) -> list[dict]:
     rows = []
     for path in sorted(HERE.glob("writer-*.jsonl")):
+        if writers and path.stem.removeprefix("writer-") not in writers.split(","):
+            continue
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
@@ -251,6 +253,7 @@ def timing() -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="heldout", choices=["heldout", "dev", "all"])
+    ap.add_argument("--writers", help="only these writers' files, e.g. a,b (default: every evals/facts/writer-*.jsonl)")
     ap.add_argument("--show-errors", metavar="FACT", help="print the misread labels of one fact (or 'all')")
     ap.add_argument("--no-old", action="store_true", help="skip the old regex layer")
     ap.add_argument("--timing", action="store_true", help="also time a 10-page case and a 1,000-excerpt batch")
@@ -258,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fail-under", action="append", default=[], metavar="METRIC=VALUE",
                     help="exit 1 when the new layer's metric is below VALUE (reversed_rate/invented_rate: above)")
     args = ap.parse_args(argv)
-    rows = load_excerpts(args.split)
+    rows = load_excerpts(args.split, args.writers)
     if not rows:
         print("no excerpts found in evals/facts/writer-*.jsonl", file=sys.stderr)
         return 2
