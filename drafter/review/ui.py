@@ -358,6 +358,7 @@ def prompts_page() -> None:
     for t in lib.templates.values():
         with st.expander(f"{t.name} (version {t.version}) - variables: {', '.join(sorted(t.variables)) or 'none'}"):
             st.code(t.source, language="jinja2")
+    _model_log()
     st.subheader("Run a small eval with these prompts")
     letters = st.text_input("Letters folder", value=str(REPO_ROOT / "evals" / "letters"), key="eval_letters")
     limit = st.number_input("Letters", min_value=1, max_value=50, value=3, key="eval_limit")
@@ -371,6 +372,32 @@ def prompts_page() -> None:
             m = run_eval(Path(letters), out, s, systems=("full", "always_uphold"), limit=int(limit), progress=False)
         st.success(f"Run saved in {out}")
         st.json({k: v.get("value") if isinstance(v, dict) else v for k, v in m["full"].items() if k != "confusion"})
+
+
+def _model_log() -> None:
+    """What the model saw and said for each item of the open case: the rendered prompt, every raw reply with what
+    the checks found wrong with it, and the checks on the final text."""
+    st.subheader("What the model saw (the open case)")
+    case_id = _current_case()
+    saved = store().working(case_id) if case_id else None
+    if not saved or not saved.get("items"):
+        st.caption("Open and draft a case on the Draft page to see its rendered prompts and the model's raw replies here.")
+        return
+    for it in saved["items"]:
+        d = it.get("draft") or {}
+        log = d.get("model_log") or {}
+        attempts = log.get("attempts") or []
+        label = f"{d.get('item', '')}: {len(attempts)} model attempt(s)" + (", template text used" if d.get("fallback_used") else "")
+        with st.expander(label):
+            st.markdown("**Rendered prompt**")
+            st.code(log.get("prompt") or "(no model call: the template wrote this item)", language="text")
+            for n, a in enumerate(attempts, 1):
+                verdict = "; ".join(a.get("problems") or []) or "passed the checks and was used"
+                st.markdown(f"**Attempt {n}** ({'re-ask, ' + str(a['sampling']) if a.get('sampling') else 'first ask'}): {verdict}")
+                st.code(a.get("raw") or "", language="json")
+            failed = [c for c in d.get("checks", []) if not c.get("passed")]
+            st.caption("Output checks on the final text: " + ("all passed" if not failed else
+                       " | ".join(f"{c['name']}: {c['reason']}" for c in failed)))
 
 
 def settings_page() -> None:

@@ -125,3 +125,20 @@ def test_other_pages_render(app_env, tmp_path):
     assert any("stays on this machine" in s.value for s in at.success)
     at.selectbox(key="backend").select("openai").run()
     assert any("sent to the server" in w.value for w in at.warning)
+
+
+def test_prompts_page_shows_what_the_model_saw_for_the_open_case(app_env):
+    at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
+    at = at.button(key="draft").click().run()
+    case_id = AuditStore(app_env / "audit.db").cases("ann")[0]["id"]
+    page = AppTest.from_string("from drafter.review.ui import prompts_page\nprompts_page()", default_timeout=240)
+    page.session_state["reviewer"] = "ann"
+    page.query_params["case"] = case_id
+    page = page.run()
+    assert not page.exception, page.exception
+    log = next(e for e in page.expander if e.label.startswith("Additional physical therapy"))
+    assert "model attempt" in log.label
+    shown = " ".join(c.value for c in log.code)
+    assert "The argument, already decided, in order:" in shown, "the rendered prompt is shown"
+    assert '"rationale"' in shown, "the model's raw reply is shown"
+    assert any("Output checks on the final text" in c.value for c in log.caption)
