@@ -285,7 +285,7 @@ class FactFinder:
 
     def _mme(self, rule: FactRule, ms: list[Mention]) -> Fact:
         """Daily MME: a stated MED in the latest document, else the sum over the opioids it lists (each once)."""
-        from drafter.facts.values import mme_by_drug, read_stated_mme
+        from drafter.facts.values import mme_current_and_earlier, read_stated_mme
 
         by_doc: dict[str, list[Sentence]] = {}
         for s in _unique_sentences(ms):
@@ -297,10 +297,14 @@ class FactFinder:
                 if v is not None:
                     return Fact(name=rule.fact, status="present", value=v, evidence=[s.evidence()])
             per_drug: dict[str, tuple[float, Sentence]] = {}
+            earlier: dict[str, tuple[float, Sentence]] = {}  # doses the records mark as before the current one
             for s in sents:
-                for generic, v in mme_by_drug(s.text).items():
-                    if generic not in per_drug or v > per_drug[generic][0]:
-                        per_drug[generic] = (v, s)
+                now, before = mme_current_and_earlier(s.text)
+                for found, acc in ((now, per_drug), (before, earlier)):
+                    for generic, v in found.items():
+                        if generic not in acc or v > acc[generic][0]:
+                            acc[generic] = (v, s)
+            per_drug = {**{g: x for g, x in earlier.items() if g not in per_drug}, **per_drug}
             if per_drug:
                 total = round(sum(v for v, _ in per_drug.values()), 1)
                 ev = [s.evidence() for s in _dedupe([s for _, s in per_drug.values()])]
@@ -396,11 +400,15 @@ _CONTINUING = re.compile(r"\b(additional|continued|continue|continuation|more|fu
                          r"remaining|resume)\b", re.I)
 
 
+# a procedure numbered past the first: "Stellate ganglion block #2", "second ESI", "3rd block"
+_NTH = re.compile(r"(?:#\s*|\bno\.\s*)[2-9](?!\d)|\b(?:second|third|fourth|2nd|3rd|4th)\b", re.I)
+
+
 def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
     """initial (a first course, trial or first prescription) or continuation (more of what was given)."""
     if item is None:
         return Fact(name="treatment_phase")
-    if _CONTINUING.search(item.raw):
+    if _CONTINUING.search(item.raw) or (item.treatment != "medication" and _NTH.search(item.raw)):
         return Fact(name="treatment_phase", status="present", value="continuation", note=f"the request says so: {item.raw}")
     if rule is not None:
         ms = ff._scoped([m for m in ff.mentions("treatment_phase") if ff._usable(m, rule)], rule, item)

@@ -156,8 +156,12 @@ def read_duration_weeks(rule: FactRule, text: str, ctx: Context) -> float | None
         g = m.groupdict()
         if g.get("since") and ctx.as_of:
             start = parse_month_year(g["since"])
-            if start and start <= ctx.as_of:
-                return round((ctx.as_of - start).days / 7)
+            as_of = ctx.as_of
+            # a sentence dated by the very date it names ("since 01/05/2015" in an undated summary): count to the request
+            if start and start >= as_of and ctx.request_date and ctx.request_date > start:
+                as_of = ctx.request_date
+            if start and start <= as_of:
+                return round((as_of - start).days / 7)
         if g.get("unit"):
             n = to_number(g["n"]) if g.get("n") else 1.0  # "for the past year": one of the unit
             if n is not None:
@@ -200,16 +204,19 @@ _FREQ = [
 _COUNT = r"(?:(\d(?:\.\d)?|one|two|three|four|1/2|½|half|a)\s*(?:-|to)\s*)?(\d(?:\.\d)?|one|two|three|four|1/2|½|half(?: a)?|a)\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?|po)\b"
 
 
+_PER_DAY = r"\b(\d{1,2})\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?)\s*(?:/|per|a|each)\s*day\b"
+
+
 def _dose_per_day(segment: str) -> float | None:
-    """Tablets (or patches) a day from a medication segment: count x frequency."""
-    per_day = None
-    for pat, fn in _FREQ:
-        m = re.search(pat, segment, re.I)
-        if m:
-            per_day = fn(m)
-            break
-    if per_day is None:
+    """Tablets (or patches) a day from a medication segment: count x frequency (the first frequency the
+    segment states), or a stated number of tablets a day ("up to 5 tablets per day", "3 tabs/day")."""
+    t = re.search(_PER_DAY, segment, re.I)
+    if t and 0 < float(t.group(1)) <= 24:
+        return float(t.group(1))
+    found = [(m.start(), fn(m)) for pat, fn in _FREQ for m in [re.search(pat, segment, re.I)] if m]
+    if not found:
         return None
+    per_day = min(found, key=lambda x: x[0])[1]
     count = 1.0
     c = re.search(_COUNT, segment, re.I)
     if c:
@@ -223,9 +230,29 @@ def read_stated_mme(rule: FactRule, text: str) -> float | None:
     return _first_number(rule, text, "mme", 1, 2000)
 
 
+@lru_cache(maxsize=1)
+def _any_opioid() -> re.Pattern:
+    return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n, _, _ in opioid_table()) + r")(?![a-z])")
+
+
+@lru_cache(maxsize=1)
+def _past_dose() -> re.Pattern:
+    """Words before a drug in its clause that mark an earlier dose ("was on", "the 11/2017 note had listed")."""
+    from drafter.facts.pipeline import load_lexicon
+
+    return re.compile(load_lexicon("opioids")["earlier_dose"], re.I)
+
+
 def mme_by_drug(text: str) -> dict[str, float]:
-    """Daily MME per opioid a sentence lists with strength, tablets and frequency (lexicon factors)."""
+    """Daily MME per opioid a sentence lists with strength, tablets and frequency (lexicon factors); two
+    current forms of one drug add up. A dose the clause marks as earlier ("at the last visit was on ...") counts only when the sentence states no other."""
+    current, earlier = mme_current_and_earlier(text)
+    return {**earlier, **current}
+
+
+def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, float]]:
     out: dict[str, float] = {}
+    old: dict[str, float] = {}
     low = text.lower()
     taken: list[tuple[int, int]] = []
     for name, generic, entry in opioid_table():
@@ -234,13 +261,18 @@ def mme_by_drug(text: str) -> dict[str, float]:
                 continue
             nxt = re.search(r"[;,]\s*(?=[a-z]+\s+\d)|\.\s|\n", low[m.end():])
             seg = low[m.end(): m.end() + (nxt.start() if nxt else 120)][:140]
+            other = _any_opioid().search(seg)  # the next opioid named ends this one's segment
+            if other and other.start() > 0:
+                seg = seg[:other.start()]
+            clause = re.split(r"[.;]|\bnow\b|\btoday\b|\bcurrently\b", low[:m.start()])[-1]
+            dest = old if _past_dose().search(clause) else out
             strength = re.match(r"[\s(]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|\s)*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg)?(?:\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
             if not strength:
                 continue
             mg = float(strength.group(1))
             taken.append((m.start(), m.end() + len(seg)))
             if entry.get("patch"):  # mcg/hr patches: the factor applies to the hourly rate
-                out[generic] = max(out.get(generic, 0.0), round(mg * float(entry["factor"]), 1))
+                dest[generic] = max(dest.get(generic, 0.0), round(mg * float(entry["factor"]), 1))
                 continue
             per_day = _dose_per_day(seg[strength.end():])
             if per_day is None:
@@ -252,8 +284,10 @@ def mme_by_drug(text: str) -> dict[str, float]:
                 factor = entry.get("factor")
             if factor is None:
                 continue
-            out[generic] = max(out.get(generic, 0.0), round(daily * float(factor), 1))
-    return out
+            v = round(daily * float(factor), 1)
+            # two current forms of one drug in a sentence add up (an ER dose plus IR for breakthrough pain)
+            dest[generic] = round(dest.get(generic, 0.0) + v, 1) if dest is out else max(dest.get(generic, 0.0), v)
+    return out, old
 
 
 READERS: dict[str, Reader] = {
