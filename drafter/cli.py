@@ -50,9 +50,9 @@ def _retriever(settings: Settings):
     from drafter.retrieval import HybridRetriever
 
     index = open_index(settings)
-    built = ensure_index(index)
-    if built:
-        print(f"Built the index on first use: {built.summary()}", file=sys.stderr)
+    synced = ensure_index(index)
+    if synced.added_topics or synced.updated_topics or synced.removed_topics:
+        print(f"Brought the index up to date with the corpus: {synced.summary()}", file=sys.stderr)
     return HybridRetriever(index, settings.retrieval)
 
 

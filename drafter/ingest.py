@@ -40,8 +40,7 @@ def ingest_pdf(
     return index.sync(chunks, source_kind="pdf", prune=False)
 
 
-def ensure_index(index: GuidelineIndex) -> SyncReport | None:
-    """Build the bundled corpus into an empty index (first run)."""
-    if index.count() == 0:
-        return ingest_corpus(index)
-    return None
+def ensure_index(index: GuidelineIndex) -> SyncReport:
+    """Keep the index in step with the corpus: build it on the first run, and re-embed any topic whose text changed
+    since (a stale index would cite passage text and pages the corpus no longer holds). Unchanged: a hash check."""
+    return ingest_corpus(index)

