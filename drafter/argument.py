@@ -286,9 +286,12 @@ def _as_a_letter_says_it(points: list[Point]) -> list[Point]:
     """Say each requirement once, name a guideline in full once, quote a record once, and vary the wording
     of repeated silence: a letter does not say "The records provided for review do not document" three times."""
     # two topics may state the same requirement (general and surgery-specific postsurgical periods)
+    # and two topics may hold the same criterion in other words (the opioid criteria and a drug's own topic)
     kept: list[Point] = []
     for p in points:
-        if not any(q.requirement[:40].lower() == p.requirement[:40].lower() for q in kept):
+        same_words = any(q.requirement[:40].lower() == p.requirement[:40].lower() for q in kept)
+        same_fact = p.kind == "criterion" and any(q.kind == "criterion" and q.fact == p.fact and q.status == p.status for q in kept)
+        if not (same_words or same_fact):
             kept.append(p)
     points = kept
     seen: set[str] = set()
