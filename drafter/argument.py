@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from drafter.corpus.schema import TopicMeta
 from drafter.criteria import Assessment, CriterionResult, Decision, Status
+from drafter.dates import us_date
 from drafter.facts import Evidence, Fact
 from drafter.retrieval import Hit
 
@@ -129,8 +130,7 @@ def describe_document(ev: Evidence) -> str:
     name = ev.document.lower()
     kind = next((label for pat, label in _DOC_KINDS if re.search(pat, name)), "medical record")
     if ev.date:
-        y, m, d = ev.date.split("-")
-        return f"the {kind} dated {m}/{d}/{y}"
+        return f"the {kind} dated {us_date(ev.date)}"
     return f"the {kind} ({ev.document})"
 
 
@@ -193,13 +193,17 @@ def _source(r: CriterionResult, topics: dict[str, TopicMeta]) -> str:
     return source_label(meta.guideline.value, meta.edition) if meta else "guideline"
 
 
+def pages_label(pages: list[int]) -> str:
+    """'page 99', 'pages 98-99', or '' for a guideline cited without pages."""
+    if not pages:
+        return ""
+    return f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}"
+
+
 def _where(r: CriterionResult) -> str:
     if r.page:
         return f"page {r.page}"
-    if r.citation and r.citation.pages:
-        pages = r.citation.pages
-        return f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}"
-    return ""
+    return pages_label(r.citation.pages) if r.citation else ""
 
 
 def _deciding(a: Assessment) -> list[CriterionResult]:
@@ -261,8 +265,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
         # a topic that recommends the treatment without conditions: the recommendation is the argument
         points.append(Point(kind="recommendation", status="met", source=source_label(governing.guideline, governing.edition),
                             requirement=f"{meta.topic.split('(')[0].strip().lower()} is recommended, with no condition the records must meet",
-                            where=f"page {governing.pages[0]}" if len(governing.pages) == 1 else (
-                                f"pages {governing.pages[0]}-{governing.pages[-1]}" if governing.pages else ""),
+                            where=pages_label(governing.pages),
                             chunk_id=governing.chunk_id, fact="", case=f"The request for {a.item} falls within that recommendation."))
     if a.decision == "upheld" and any(r.fact == "functional_improvement" for r in deciding):
         by_topic = {h.topic_id: h for h in (definition_hits or [])}

@@ -60,3 +60,9 @@ def dates_in(text: str) -> list[tuple[int, dt.date]]:
         if d:
             out.append((m.start(), d))
     return out
+
+
+def us_date(iso: str) -> str:
+    """'2014-03-05' (or an ISO datetime) as a letter writes it: '03/05/2014'."""
+    y, m, d = str(iso)[:10].split("-")
+    return f"{m}/{d}/{y}"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, Field
 
-from drafter.argument import Argument
+from drafter.argument import NECESSITY, Argument
 from drafter.corpus.schema import TopicMeta
 from drafter.grounding import GroundingReport, ground
 from drafter.llm import Generation, generate_structured
@@ -20,11 +20,6 @@ from drafter.retrieval import Hit
 from drafter.settings import Settings
 
 DECISION_WORD = {"upheld": "upheld", "overturned": "overturned", "needs_review": "not decided: needs review"}
-NECESSITY = {
-    "upheld": "is not medically necessary",
-    "overturned": "is medically necessary",
-    "needs_review": "requires the reviewer's determination",
-}
 
 
 class RationaleOut(BaseModel):

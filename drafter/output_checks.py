@@ -43,6 +43,7 @@ def check_data() -> dict:
 
 
 def _sentences(text: str) -> list[str]:
+    # unlike grounding.split_sentences, split before a lower-case start too: that is what the fragment check looks for
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
 
 

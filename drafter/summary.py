@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, Field
 
+from drafter.dates import us_date
 from drafter.facts import Evidence, FactFinder
 from drafter.grounding import check_sentence
 from drafter.intake import Case
@@ -65,11 +66,6 @@ _WORK_WORDS = {"off_work": "not working", "modified_duty": "working with restric
                "retired": "retired"}
 
 
-def _us(iso: str) -> str:
-    y, m, d = str(iso)[:10].split("-")
-    return f"{m}/{d}/{y}"
-
-
 def profile_facts(case: Case, ff: FactFinder, items: list[str]) -> list[SourcedFact]:
     """The letter's opening facts as sentences of our own, each resting on the evidence the fact layer found:
     who the applicant is and when the injury happened, the work status, and what is requested."""
@@ -78,12 +74,12 @@ def profile_facts(case: Case, ff: FactFinder, items: list[str]) -> list[SourcedF
     who = f"The applicant is a {float(age.value):g}-year-old injured worker" if age.status == "present" and age.value else "The applicant is an injured worker"
     span = age.span if age.status == "present" else None
     if doi.status == "present" and doi.value:
-        who += f" who sustained an industrial injury on {_us(str(doi.value))}"
+        who += f" who sustained an industrial injury on {us_date(str(doi.value))}"
         span = span or doi.span
     if span is not None:
         out.append(SourcedFact("applicant", who + ".", span))
     if work.status == "present" and work.value in _WORK_WORDS and work.span is not None:
-        out.append(SourcedFact("work status", f"As of {_us(work.span.date) if work.span.date else 'the latest note'}, the applicant was "
+        out.append(SourcedFact("work status", f"As of {us_date(work.span.date) if work.span.date else 'the latest note'}, the applicant was "
                                               f"{_WORK_WORDS[str(work.value)]}.", work.span))
     for d in case.evidence:
         low = d.text.lower()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from drafter.argument import source_label
+from drafter.argument import pages_label, source_label
 from drafter.errors import DrafterError
 from drafter.intake import IntakeError
 from drafter.review.session import ReviewSession, WorkingState, Workspace, docx_bytes, pdf_bytes, suggestions
@@ -235,9 +235,8 @@ def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
                         st.caption(f"Guideline passage: `{cite['chunk_id']}` ({cite['topic']}, pages {cite.get('pages')})")
             st.markdown("**Citations** (uncheck to reject)")
             for c in state.citations(i) + [c for c in d.get("citations", []) if not it.accepted.get(c["chunk_id"], True)]:
-                pages = c.get("pages") or []
-                where = (f", page {pages[0]}" if len(pages) == 1 else f", pages {pages[0]}-{pages[-1]}") if pages else ""
-                ok = st.checkbox(f"{source_label(c['guideline'], c['edition'])}, {c['topic']}{where}",
+                where = pages_label(c.get("pages") or [])
+                ok = st.checkbox(f"{source_label(c['guideline'], c['edition'])}, {c['topic']}" + (f", {where}" if where else ""),
                                  value=it.accepted.get(c["chunk_id"], True), key=f"cite-{i}-{c['chunk_id']}")
                 if ok != it.accepted.get(c["chunk_id"], True):
                     session.set_citation(state, i, c["chunk_id"], ok)
