@@ -77,6 +77,16 @@ class IntakeSettings(BaseModel):
     max_items: int = Field(default=12, ge=1, le=100)
 
 
+class AuthSettings(BaseModel):
+    """Who may do what in the reviewer app. With an identity provider configured in Streamlit's secrets
+    ([auth] section, OpenID Connect) every user signs in; without one the app runs in single-user mode."""
+
+    admins: list[str] = Field(default_factory=list, description="e-mail addresses (or OIDC subjects) with the admin role")
+    qa_leads: list[str] = Field(default_factory=list, description="e-mail addresses (or OIDC subjects) with the QA lead role")
+    single_user_name: str = Field(default="Local reviewer", description="the user's name in single-user mode")
+    llm_url_allowlist: list[str] = Field(default_factory=list, description="server URLs an admin may point the LLM at in the app")
+
+
 class Settings(BaseSettings):
     """IMR Drafter settings. Every field is documented in the README."""
 
@@ -86,12 +96,15 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(default=REPO_ROOT / "guideline_corpus")
     collection: str = Field(default="mtus_guidelines", min_length=3, max_length=512)
     chroma_url: str | None = Field(default=None, description="http://host:port of a shared Chroma server")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL of the audit database, e.g. "
+                                     "postgresql+psycopg://drafter@db/drafter; default: SQLite in DRAFTER_HOME/audit.db")
     log_level: str = "WARNING"
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     checks: CheckSettings = Field(default_factory=CheckSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Jinja2 prompt templates")
 
     @field_validator("home", "corpus_dir", "prompts_dir")
@@ -102,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.home / "index"
+
+    @property
+    def audit_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'audit.db'}"
 
     @property
     def logs_dir(self) -> Path:

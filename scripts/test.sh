@@ -10,6 +10,13 @@ if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# The store and app tests run against a real PostgreSQL too: the tests start a throwaway cluster from Debian's
+# server binaries (tests/pg_cluster.py), so only the package is needed here.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "Installing Debian postgresql for the audit-store tests..." >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq postgresql >/dev/null
+fi
 export HF_HUB_OFFLINE=1 ANONYMIZED_TELEMETRY=False
 # Tests use their own temporary DRAFTER_HOME; never the user's index.
 .venv/bin/python -m pytest tests "$@"

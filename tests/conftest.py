@@ -57,3 +57,39 @@ def write_topic(
     path = folder / f"{id}.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL for the session (DRAFTER_TEST_PG_URL, or a throwaway cluster this fixture starts)."""
+    if os.environ.get("DRAFTER_TEST_PG_URL"):
+        yield None
+        return
+    from tests.pg_cluster import PgCluster
+
+    cluster = PgCluster().start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """The audit database URL of each supported engine: SQLite in tmp_path, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'audit.db'}"
+    server = request.getfixturevalue("pg_server")
+    if server is None:
+        import uuid
+
+        import sqlalchemy as sa
+
+        base = os.environ["DRAFTER_TEST_PG_URL"]
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        with sa.create_engine(base, isolation_level="AUTOCOMMIT").connect() as c:
+            c.exec_driver_sql(f"CREATE DATABASE {name}")
+        return base.rsplit("/", 1)[0] + f"/{name}"
+    import uuid
+
+    return server.create_database(f"t_{uuid.uuid4().hex[:10]}")
