@@ -15,8 +15,11 @@ from pydantic import BaseModel, Field
 
 from drafter.chain import CaseDraft, Drafter, ItemDraft
 from drafter.facts import FactFinder
-from drafter.intake import Case, IntakeError, find_disputed_items, find_request_date, read_document
-from drafter.letters import render_letter, write_docx
+from drafter.intake import (Case, Document, IntakeError, check_limits, find_disputed_items, find_items_with_sources, find_request_date,
+                            find_request_date_with_source, read_document)
+from drafter.claim_header import ClaimHeader, find_claim_header
+from drafter.letters import ReviewerProfile, claims_administrator_basis, readiness_problems, render_letter, write_docx
+from drafter.review.identity import Identity
 from drafter.review.store import AuditStore
 from drafter.settings import Settings
 
@@ -39,6 +42,7 @@ class ItemState(BaseModel):
     decision: str
     accepted: dict[str, bool] = Field(default_factory=dict)
     added: list[dict] = Field(default_factory=list)
+    basis_text: str = Field(default="", description="the guideline the reviewer applied, typed where no MTUS passage governs")
 
 
 class WorkingState(BaseModel):
@@ -49,6 +53,9 @@ class WorkingState(BaseModel):
     prompt_version: str
     request_date: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    header: dict[str, str] = Field(default_factory=dict, description="claim header fields of the letter, as the reviewer left them")
+    claims_basis: str = Field(default="", description="the guideline the Claims Administrator relied on, from the UR letter or typed")
+    version: int = Field(default=0, description="the working copy's version this tab holds (0: none saved yet)", exclude=True)
 
     def citations(self, i: int) -> list[dict]:
         it = self.items[i]
@@ -92,22 +99,30 @@ class Workspace:
     def files(self) -> list[str]:
         return sorted(p.name for p in self.dir.iterdir() if p.is_file())
 
+    def documents(self) -> list[Document]:
+        return [read_document(self.dir / f, self.settings.intake) for f in self.files()]
+
     def case(self, items: list[str] | None = None, request_date: dt.date | None = None) -> Case:
-        docs = [read_document(self.dir / f, self.settings.intake) for f in self.files()]
+        """The case as the CLI would load it: the same character and item limits (intake.check_limits)."""
+        docs = self.documents()
         if not docs:
             raise IntakeError("No readable case file yet: upload the progress reports, the RFA and the UR letter, or paste text.")
         found = items if items is not None else find_disputed_items(docs)
         date, source = (request_date, "given") if request_date else find_request_date(docs)
-        return Case(documents=docs, items=found, request_date=date, date_source=source)
+        case = Case(documents=docs, items=found, request_date=date, date_source=source)
+        check_limits(case, self.settings.intake, "this case")
+        return case
 
 
-def suggestions(ws: Workspace) -> tuple[list[str], str | None]:
-    """The disputed items and the request date the tool finds in the uploaded files (for the reviewer to confirm)."""
+def intake_findings(ws: Workspace) -> dict:
+    """What intake found in the uploaded files, with where: the disputed items and the request date (kept with the case)."""
     try:
-        case = ws.case()
+        docs = ws.documents()
     except IntakeError:
-        return [], None
-    return case.items, str(case.request_date) if case.request_date else None
+        docs = []
+    items = [f.model_dump() for f in find_items_with_sources(docs)] if docs else []
+    date, how, line = find_request_date_with_source(docs) if docs else (None, "", "")
+    return {"items": items, "request_date": date.isoformat() if date else None, "date_how": how, "date_line": line}
 
 
 def working_from(draft: CaseDraft, case_id: str) -> WorkingState:
@@ -121,7 +136,7 @@ def working_from(draft: CaseDraft, case_id: str) -> WorkingState:
 class ReviewSession:
     """One reviewer's actions on one case; every change goes to the audit store."""
 
-    def __init__(self, drafter: Drafter, store: AuditStore, reviewer: str, case_id: str) -> None:
+    def __init__(self, drafter: Drafter, store: AuditStore, reviewer: Identity, case_id: str) -> None:
         self.drafter = drafter
         self.store = store
         self.reviewer = reviewer
@@ -129,8 +144,10 @@ class ReviewSession:
         self.ws = Workspace(drafter.settings, case_id)
 
     # -- drafting ---------------------------------------------------------------------------------
-    def draft(self, items: list[str], request_date: dt.date | None, on_item: Callable[[int, int, str], None] | None = None) -> WorkingState:
-        """Draft every item (progress per item), store the draft, start a fresh working copy."""
+    def draft(self, items: list[str], request_date: dt.date | None, on_item: Callable[[int, int, str], None] | None = None,
+              expected_version: int = 0) -> WorkingState:
+        """Draft every item (progress per item), store the draft, start a fresh working copy (refused with the newer
+        text when another tab changed the case meanwhile; the draft itself is kept in the audit trail)."""
         clean = [i.strip() for i in items]
         if not clean or any(not i for i in clean):
             raise IntakeError("Every disputed item needs text; remove empty rows.")
@@ -148,8 +165,14 @@ class ReviewSession:
         draft = self._assemble(case, drafted)
         self.store.save_draft(self.case_id, self.reviewer, draft.model_dump(), self.drafter.settings.llm.backend)
         state = working_from(draft, self.case_id)
-        self.store.save_working(self.case_id, state.model_dump())
+        state.header, state.claims_basis = self._letter_fields(case)
+        state.version = self.store.save_working(self.case_id, state.model_dump(), self.reviewer, expected_version)
         return state
+
+    def _letter_fields(self, case: Case) -> tuple[dict[str, str], str]:
+        header = find_claim_header(case)
+        basis = claims_administrator_basis(case)
+        return header.model_dump(exclude={"sources"}), ("" if basis.startswith("[") else basis)
 
     def _assemble(self, case: Case, drafted: list[ItemDraft]) -> CaseDraft:
         from drafter.chain import SummaryOutput
@@ -179,25 +202,41 @@ class ReviewSession:
         dumped = new.model_dump()
         dumped["regenerations"] = presses
         state.items[index] = ItemState(draft=dumped, rationale=new.rationale, decision=new.decision)
-        self.store.record_edit(self.case_id, self.reviewer, "regenerate", old.rationale, new.rationale, index)
-        self.store.save_working(self.case_id, state.model_dump())
-        return state
+        return self._edit(state, "regenerate", old.rationale, new.rationale, index)
 
     def load(self) -> WorkingState | None:
-        """The working copy as last saved (after a refresh or from another tab)."""
-        saved = self.store.working(self.case_id)
-        return WorkingState.model_validate(saved) if saved else None
+        """The working copy as last saved (after a refresh or from another tab), with its version."""
+        wc = self.store.working_copy(self.case_id)
+        if wc is None:
+            return None
+        state = WorkingState.model_validate(wc.state)
+        state.version = wc.version
+        return state
 
     # -- edits ------------------------------------------------------------------------------------
     def _edit(self, state: WorkingState, field: str, old: object, new: object, index: int | None = None) -> WorkingState:
+        """Record the edit and the working copy it produced together; a stale tab gets StaleWorkingCopy."""
         if old != new:
-            self.store.record_edit(self.case_id, self.reviewer, field, old, new, index)
-            self.store.save_working(self.case_id, state.model_dump())
+            state.version = self.store.record_edit(self.case_id, self.reviewer, field, old, new, index,
+                                                   state=state.model_dump(), expected_version=state.version)
         return state
+
+    def set_header(self, state: WorkingState, field: str, value: str) -> WorkingState:
+        old = state.header.get(field, "")
+        state.header[field] = value.strip()
+        return self._edit(state, f"header.{field}", old, value.strip())
+
+    def set_claims_basis(self, state: WorkingState, text: str) -> WorkingState:
+        old, state.claims_basis = state.claims_basis, text.strip()
+        return self._edit(state, "claims_basis", old, text.strip())
 
     def set_rationale(self, state: WorkingState, i: int, text: str) -> WorkingState:
         old, state.items[i].rationale = state.items[i].rationale, text
         return self._edit(state, "rationale", old, text, i)
+
+    def set_basis_text(self, state: WorkingState, i: int, text: str) -> WorkingState:
+        old, state.items[i].basis_text = state.items[i].basis_text, text.strip()
+        return self._edit(state, "basis_text", old, text.strip(), i)
 
     def set_summary(self, state: WorkingState, text: str) -> WorkingState:
         old, state.summary = state.summary, text
@@ -223,18 +262,35 @@ class ReviewSession:
         return self._edit(state, "add_citation", None, cite, i)
 
     # -- letter and exports -----------------------------------------------------------------------
-    def letter(self, state: WorkingState) -> str:
-        items = [{"item": it.draft["item"], "decision": it.decision, "rationale": it.rationale, "citations": state.citations(n)}
-                 for n, it in enumerate(state.items)]
+    def _letter_items(self, state: WorkingState) -> list[dict]:
+        return [{"item": it.draft["item"], "decision": it.decision, "rationale": it.rationale, "citations": state.citations(n),
+                 "basis_text": it.basis_text} for n, it in enumerate(state.items)]
+
+    def profile(self) -> ReviewerProfile | None:
+        row = self.store.profile(self.reviewer.id)
+        return ReviewerProfile(name=row["name"], specialty=row["specialty"], credentials=row["credentials"],
+                               board_certification=row["certification"]) if row else None
+
+    def letter(self, state: WorkingState, signed_on: dt.date | None = None) -> str:
         case = self.ws.case(items=[it.draft["item"] for it in state.items],
                             request_date=dt.date.fromisoformat(state.request_date) if state.request_date else None)
-        return render_letter(case, state.summary, items, state.model, state.prompt_version)
+        header = ClaimHeader(**{k: v for k, v in state.header.items() if k in ClaimHeader.model_fields and k != "sources"})
+        return render_letter(case, state.summary, self._letter_items(state), state.model, state.prompt_version, header=header,
+                             profile=self.profile(), claims_basis=state.claims_basis or None, signed_on=signed_on)
+
+    def problems(self, state: WorkingState) -> list[str]:
+        """What still stands between this letter and a signature (empty: ready to sign)."""
+        header = ClaimHeader(**{k: v for k, v in state.header.items() if k in ClaimHeader.model_fields and k != "sources"})
+        return readiness_problems(self.letter(state, signed_on=dt.date.today()), self._letter_items(state), self.profile(), header)
 
     def approve(self, state: WorkingState) -> str:
-        if any(it.decision == "needs_review" for it in state.items):
-            raise IntakeError("Decide every item marked 'needs review' before approving.")
-        text = self.letter(state)
-        self.store.approve(self.case_id, self.reviewer, text, state.model_dump())
+        """Sign and record the letter in one transaction; refused, naming what to fix, unless it is ready."""
+        problems = self.problems(state)
+        if problems:
+            raise IntakeError("Not ready to sign: " + " ".join(f"({n}) {p}" for n, p in enumerate(problems, 1)))
+        today = dt.date.today()
+        text = self.letter(state, signed_on=today)
+        self.store.approve(self.case_id, self.reviewer, text, state.model_dump(), expected_version=state.version, signed_on=today.isoformat())
         return text
 
 

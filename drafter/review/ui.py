@@ -6,23 +6,29 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
 import threading
 import time
 from pathlib import Path
 
 import streamlit as st
 
-from drafter.argument import pages_label, source_label
+from drafter.argument import pages_label
 from drafter.errors import DrafterError
 from drafter.intake import IntakeError
-from drafter.review.session import ReviewSession, WorkingState, Workspace, docx_bytes, pdf_bytes, suggestions
-from drafter.review.store import AuditStore
+from drafter.review.identity import Identity, from_claims, single_user
+from drafter.review.session import ReviewSession, WorkingState, Workspace, docx_bytes, intake_findings, pdf_bytes
+from drafter.review.store import AuditStore, CaseApproved, StaleWorkingCopy
 from drafter.settings import REPO_ROOT, Settings
 
 SAMPLE_CASES = REPO_ROOT / "evals" / "cases"
-STATUS_ICON = {"met": "MET", "not_met": "NOT MET", "unknown": "UNKNOWN"}
+STATUS_ICON = {"met": "MET", "not_met": "NOT MET", "unknown": "NOT DOCUMENTED"}
 DECISIONS = ["upheld", "overturned", "needs_review"]
+DECISION_LABEL = {"upheld": "Upheld (not medically necessary)", "overturned": "Overturned (medically necessary)",
+                  "needs_review": "Needs the reviewer's decision"}
+SHORT_GUIDELINE = {"MTUS Chronic Pain Medical Treatment Guidelines": "MTUS CPMTG", "MTUS ACOEM Practice Guidelines": "MTUS ACOEM",
+                   "MTUS Postsurgical Treatment Guidelines": "MTUS Postsurgical", "MTUS ACOEM-based Guidelines": "MTUS ACOEM-based"}
+HEADER_FIELDS = {"claimant": "Claimant", "claim_number": "Claim number", "date_of_injury": "Date of injury", "ur_date": "UR decision date",
+                 "request_date": "Request (RFA) date", "employer": "Employer", "claims_administrator": "Claims Administrator"}
 
 
 # -- shared resources (one per server process, shared by every session) -------------------------------
@@ -34,9 +40,9 @@ def _drafter(key: str):
     return Drafter(settings), threading.Lock()
 
 
-@st.cache_resource
-def _store(path: str) -> AuditStore:
-    return AuditStore(Path(path))
+@st.cache_resource(show_spinner="Opening the audit database...")
+def _store(url: str) -> AuditStore:
+    return AuditStore(url)
 
 
 def settings() -> Settings:
@@ -46,79 +52,228 @@ def settings() -> Settings:
 
 
 def store() -> AuditStore:
-    return _store(str(settings().home / "audit.db"))
+    return _store(settings().audit_url)
 
 
-def reviewer() -> str:
-    return st.session_state.get("reviewer") or os.environ.get("DRAFTER_REVIEWER", "reviewer")
+# -- identity -----------------------------------------------------------------------------------------
+def auth_configured() -> bool:
+    """True when Streamlit's secrets hold an [auth] section (an OpenID Connect provider)."""
+    try:
+        return bool(st.secrets.get("auth"))
+    except Exception:  # no secrets file at all
+        return False
 
 
-def sidebar() -> None:
+def signed_in() -> Identity | None:
+    """The signed-in user; with an identity provider and nobody signed in, shows the sign-in screen and returns None."""
+    if not auth_configured():
+        user = single_user(settings().auth)
+    elif not st.user.is_logged_in:
+        st.title("IMR Drafter")
+        st.write("Sign in with your organization's account to draft and review determinations.")
+        if st.button("Sign in", key="sign_in", type="primary"):
+            st.login()
+        return None
+    else:
+        user = from_claims(st.user.to_dict(), settings().auth)
+    if st.session_state.get("touched") != user.id:
+        store().touch_user(user)
+        st.session_state.touched = user.id
+    return user
+
+
+def sidebar(user: Identity) -> None:
     s = settings()
-    st.sidebar.text_input("Reviewer", key="reviewer", value=reviewer())
+    if user.single_user:
+        st.sidebar.info(f"Single-user mode: no sign-in on this machine; the audit trail records every action as "
+                        f"'{user.name}'. A team configures an identity provider (README, 'Deploying for a team').")
+    else:
+        st.sidebar.markdown(f"Signed in as **{user.name}** ({user.email or user.id}) · {user.label.split('(')[-1].rstrip(')')}")
+        if st.sidebar.button("Sign out", key="sign_out"):
+            st.logout()
     backend = s.llm.backend
     where = "embedded model: case text stays on this machine" if backend == "llamacpp" else (
-        f"server {s.llm.base_url}: case text is sent there" if backend == "openai" else "fake model (testing)")
-    st.sidebar.caption(f"Backend: **{backend}** ({where})")
+        "a model server: case text is sent there" if backend == "openai" else "fake model (testing)")
+    st.sidebar.caption(f"Model: **{backend}** ({where})")
+    _profile_form(user)
+
+
+def _profile_form(user: Identity) -> None:
+    row = store().profile(user.id) or {}
+    with st.sidebar.expander("Your signature block" + ("" if row.get("specialty") else " (fill in before signing)")):
+        name = st.text_input("Name as signed", value=row.get("name") or user.name, key="prof_name")
+        cred = st.text_input("Credentials", value=row.get("credentials", ""), key="prof_cred", placeholder="MD")
+        spec = st.text_input("Specialty", value=row.get("specialty", ""), key="prof_spec", placeholder="Physical Medicine and Rehabilitation")
+        cert = st.text_input("Board certification", value=row.get("certification", ""), key="prof_cert")
+        if st.button("Save signature block", key="prof_save"):
+            store().save_profile(user, name, spec, cred, cert)
+            st.success("Saved.")
 
 
 # -- Draft page ---------------------------------------------------------------------------------------
-def _current_case() -> str | None:
-    case_id = st.query_params.get("case") or st.session_state.get("case_id")
-    if case_id and store().case(case_id) and store().case(case_id)["reviewer"] == reviewer():
+def _readable(case: dict, user: Identity) -> bool:
+    return user.can_read(case.get("owner_id"))
+
+
+def _current_case(user: Identity) -> str | None:
+    case_id = st.session_state.get("case_id") or st.query_params.get("case")
+    case = store().case(case_id) if case_id else None
+    if case and _readable(case, user):
         st.session_state.case_id = case_id
         return case_id
     return None
 
 
 def _open_case(case_id: str) -> None:
+    """Switch this tab to another case: nothing of the previous case's state stays in the session."""
+    for key in [k for k in st.session_state if k in ("state", "case_id") or k.startswith(("pick", "paste-", "guide-", "q-"))]:
+        del st.session_state[key]
     st.session_state.case_id = case_id
     st.query_params["case"] = case_id
-    st.session_state.pop("state", None)
+
+
+def _case_label(c: dict) -> str:
+    status = "signed" if c["status"] == "approved" else c["status"]
+    return f"{c['name']} · {status} · {dt.datetime.fromtimestamp(c['created']):%Y-%m-%d %H:%M}" + ("" if c.get("mine", True) else f" · {c['reviewer']}")
+
+
+def _case_picker(user: Identity) -> str | None:
+    db = store()
+    everyone = user.role in ("qa_lead", "admin") and st.toggle("All reviewers' cases (read-only)", key="all_cases",
+                                                             value=user.role == "qa_lead")
+    cases = db.cases(None if everyone else user)
+    for c in cases:
+        c["mine"] = c.get("owner_id") == user.id
+    labels = {c["id"]: _case_label(c) for c in cases}
+    case_id = _current_case(user)
+    cols = st.columns([3, 1])
+    if cases:
+        ids = list(labels)
+        if case_id and case_id not in labels:
+            ids.insert(0, case_id)
+            labels[case_id] = _case_label({**db.case(case_id), "mine": False})
+        pick = cols[0].selectbox("Cases" if everyone else "Your cases", ids, format_func=labels.get,
+                                 index=ids.index(case_id) if case_id in ids else 0, key=f"pick-{case_id}")
+        if pick != case_id:
+            _open_case(pick)
+            st.rerun()
+    if user.role != "qa_lead":
+        name = cols[1].text_input("New case name", value="", key="new_name")
+        if cols[1].button("New case", key="new_case"):
+            _open_case(db.create_case(user, name.strip() or f"Case {len(db.cases(user)) + 1}"))
+            st.rerun()
+    return case_id
 
 
 def draft_page() -> None:
-    sidebar()
+    user = signed_in()
+    if user is None:
+        return
+    sidebar(user)
     st.title("Draft an IMR determination")
-    s, db = settings(), store()
-    mine = db.cases(reviewer())
-    cols = st.columns([3, 1])
-    labels = {c["id"]: f"{c['name']} ({c['status']}, {dt.datetime.fromtimestamp(c['created']):%Y-%m-%d %H:%M})" for c in mine}
-    case_id = _current_case()
-    if mine:
-        pick = cols[0].selectbox("Your cases", list(labels), format_func=labels.get, index=list(labels).index(case_id) if case_id in labels else 0, key="pick")
-        if pick != case_id:
-            _open_case(pick)
-            case_id = pick
-    name = cols[1].text_input("New case name", value="", key="new_name")
-    if cols[1].button("New case", key="new_case"):
-        _open_case(db.create_case(reviewer(), name or f"Case {len(mine) + 1}"))
-        st.rerun()
+    case_id = _case_picker(user)
     if not case_id:
         st.info("Create a case to start: upload or paste the progress reports, the RFA and the UR letter.")
         return
+    case = store().case(case_id)
+    editable = user.can_edit(case.get("owner_id")) and case["status"] != "approved"
+    if case["status"] == "approved":
+        st.success(f"This case is signed ({_when(store().approvals(case_id)[-1]['created'])}); its letter is final and read-only.")
+    elif not editable:
+        st.info(f"Read-only: this case belongs to {case['reviewer']}.")
+    ws = Workspace(settings(), case_id)
+    session = ReviewSession(_drafter(settings().model_dump_json())[0], store(), user, case_id) if editable else None
+    if editable:
+        _intake(ws, case_id)
+        items_text, date_text = _items_and_date(ws, case)
+        st.subheader("3. Draft")
+        st.caption("Drafting takes about a minute per item on the embedded model. Uploaded files and every saved edit "
+                   "stay in the audit database.")
+        if st.button("Draft all items", key="draft", disabled=not ws.files(), type="primary"):
+            _run_draft(session, items_text, date_text)
+    state = _state(session, case_id)
+    if state is None:
+        return
+    if editable:
+        _verify_and_edit(session, state)
+        _approve(session, state)
+    else:
+        _read_only(case_id, state)
+    _timeline(case_id)
 
-    ws = Workspace(s, case_id)
-    st.subheader("1. Case intake")
-    uploads = st.file_uploader("Case files (PDF, DOCX, TXT)", type=["pdf", "docx", "txt", "md"], accept_multiple_files=True, key=f"up-{case_id}")
+
+def _state(session: ReviewSession | None, case_id: str) -> WorkingState | None:
+    """This tab's working copy: the one it holds, else the saved one (after a refresh, a case switch, a new draft, or
+    another tab's save), whose text then goes into every edit widget."""
+    state = st.session_state.get("state")
+    if state is not None and state.case_id == case_id:
+        _sync_widgets(state, force=False)
+        return state
+    if session is not None:
+        state = session.load()
+    else:
+        wc = store().working_copy(case_id)
+        state = WorkingState.model_validate(wc.state) if wc else None
+    st.session_state.state = state
+    if state is not None:
+        _sync_widgets(state, force=True)
+    return state
+
+
+def _sync_widgets(state: WorkingState, force: bool) -> None:
+    """Edit widgets take their text from session state, never from `value=`: a widget keeps what the browser last
+    sent, so after another tab's save (or a regenerate) only writing the newer text here replaces what the reviewer
+    sees. Without `force`, only widgets Streamlit forgot (another page was open) are filled."""
+    values: dict[str, object] = {"summary": state.summary, "claims_basis": state.claims_basis}
+    values.update({f"hdr-{f}": state.header.get(f, "") for f in HEADER_FIELDS})
+    for i, it in enumerate(state.items):
+        values.update({f"rat-{i}": it.rationale, f"dec-{i}": it.decision, f"basis-{i}": it.basis_text})
+        for c in it.draft.get("citations", []) + it.added:
+            values[f"cite-{i}-{c['chunk_id']}"] = it.accepted.get(c["chunk_id"], True)
+    for key, value in values.items():
+        if force or key not in st.session_state:
+            st.session_state[key] = value
+
+
+def _reload() -> None:
+    """Drop this tab's copy and rerun: the next run reads the saved working copy and refills the widgets."""
+    st.session_state.pop("state", None)
+    st.rerun()
+
+
+def _when(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch).strftime("%b %d, %Y %H:%M")
+
+
+def _intake(ws: Workspace, case_id: str) -> None:
+    s = settings()
+    st.subheader("1. Case files")
+    uploads = st.file_uploader("Case files (PDF, DOCX, TXT)", type=["pdf", "docx", "txt", "md"], accept_multiple_files=True,
+                               key=f"up-{case_id}")
+    reports = st.session_state.setdefault(f"reports-{case_id}", {})
+    current = set()
     for up in uploads or []:
-        seen = st.session_state.setdefault("seen_uploads", set())
-        tag = (case_id, up.name, up.size)
-        if tag not in seen:
-            report = ws.add(up.name, up.getvalue())
-            seen.add(tag)
-            st.session_state.setdefault("file_reports", {})[up.name] = report.model_dump()
+        tag = f"{up.name}:{up.size}"
+        current.add(tag)
+        if tag not in reports:
+            reports[tag] = ws.add(up.name, up.getvalue()).model_dump()
+    for tag in [t for t in reports if t not in current and not t.startswith("pasted")]:
+        del reports[tag]  # removed from the uploader: its message goes with it
     with st.expander("Paste text instead"):
         pasted = st.text_area("Paste a report or letter", key=f"paste-{case_id}", height=150)
         if st.button("Add pasted text", key="add_paste"):
             report = ws.add_text(pasted, f"pasted-{int(time.time())}.txt")
-            st.session_state.setdefault("file_reports", {})[report.name] = report.model_dump()
-    sample = st.selectbox("Or load a sample case", [""] + sorted(p.name for p in SAMPLE_CASES.glob("case-*")), key="sample")
+            if report.warning:
+                st.error(report.warning)
+    sample = st.selectbox("Or load a sample case (written for testing, not real records)",
+                          [""] + sorted(p.name for p in SAMPLE_CASES.glob("case-*")), key=f"sample-{case_id}")
     if sample and st.button("Load sample", key="load_sample"):
         for f in sorted((SAMPLE_CASES / sample).iterdir()):
             if f.name != "expected.json":
-                st.session_state.setdefault("file_reports", {})[f.name] = ws.add(f.name, f.read_bytes()).model_dump()
-    for name, rep in st.session_state.get("file_reports", {}).items():
+                rep = ws.add(f.name, f.read_bytes())
+                if rep.warning:
+                    st.error(rep.warning)
+    for rep in reports.values():
         if rep.get("warning"):
             st.error(rep["warning"])
     for f in ws.files():
@@ -135,61 +290,88 @@ def draft_page() -> None:
                 ws.remove(f)
                 st.rerun()
 
-    st.subheader("2. Disputed items and request date")
-    signature = tuple(ws.files())
-    if st.session_state.get(f"sig-{case_id}") != signature:  # new files: offer what they say, once
-        found_items, found_date = suggestions(ws)
-        st.session_state[f"items-{case_id}"] = "\n".join(found_items)
-        st.session_state[f"date-{case_id}"] = found_date or ""
-        st.session_state[f"sig-{case_id}"] = signature
-    items_text = st.text_area("One disputed item per line (found in the UR letter; edit as needed)", key=f"items-{case_id}")
-    date_text = st.text_input("Request date (YYYY-MM-DD; selects the guideline edition)", key=f"date-{case_id}")
 
-    st.subheader("3. Draft")
-    session = ReviewSession(_drafter(s.model_dump_json())[0], db, reviewer(), case_id)
-    busy = st.session_state.get("busy", False)
-    st.caption("A running draft can be cancelled with Stop (top right); uploaded files and every saved edit stay in the audit database.")
-    if st.button("Draft all items", key="draft", disabled=busy or not ws.files(), type="primary"):
-        _run_draft(session, items_text, date_text)
-    state: WorkingState | None = st.session_state.get("state") or session.load()
-    if state is None:
-        return
-    st.session_state.state = state
-    _verify_and_edit(session, state)
+def _items_and_date(ws: Workspace, case: dict) -> tuple[str, str]:
+    """The disputed items and request date: what intake found (and where), kept with the case once confirmed."""
+    case_id = case["id"]
+    st.subheader("2. Disputed items and request date")
+    saved = json.loads(case.get("intake_json") or "{}")
+    signature = list(ws.files())
+    if saved.get("files") != signature:  # new or removed files: read them again, once
+        found = intake_findings(ws)
+        saved = {**found, "files": signature}
+        items = [i["text"] for i in found["items"]] if found["items"] else json.loads(case.get("items_json") or "[]")
+        store().update_case(case_id, intake_json=saved, items_json=items, request_date=found.get("request_date") or case.get("request_date"))
+        st.session_state[f"items-{case_id}"] = "\n".join(items)
+        st.session_state[f"date-{case_id}"] = found.get("request_date") or case.get("request_date") or ""
+    st.session_state.setdefault(f"items-{case_id}", "\n".join(json.loads(case.get("items_json") or "[]")))
+    st.session_state.setdefault(f"date-{case_id}", case.get("request_date") or "")
+    if signature:
+        if saved.get("items"):
+            st.caption("Found in the files: " + "; ".join(f"**{i['text']}** ({i['document']}, {i['how']})" for i in saved["items"]))
+        else:
+            st.warning("No disputed items were found in the files (no RFA list or UR decision lines); type them below.")
+        if saved.get("request_date"):
+            st.caption(f"Request date {saved['request_date']} found in {saved.get('date_how', '')}: \u201c{saved.get('date_line', '')}\u201d")
+        else:
+            st.warning("No request date was found (RFA date, UR letter or 'request dated ...'); type it below, since it selects the "
+                       "guideline edition.")
+    items_text = st.text_area("One disputed item per line (edit as needed)", key=f"items-{case_id}")
+    date_text = st.text_input("Request date (YYYY-MM-DD; selects the guideline edition)", key=f"date-{case_id}")
+    items = [i.strip() for i in items_text.split("\n") if i.strip()]
+    if items != json.loads(case.get("items_json") or "[]") or (date_text.strip() or None) != case.get("request_date"):
+        store().update_case(case_id, items_json=items, request_date=date_text.strip() or None)
+    return items_text, date_text
 
 
 def _run_draft(session: ReviewSession, items_text: str, date_text: str) -> None:
-    items = [i for i in items_text.split("\n")]
-    items = [i for i in items if i.strip()] if items_text.strip() else []
-    if not items:
+    lines = items_text.strip().split("\n") if items_text.strip() else []
+    if not lines:
         st.error("Enter at least one disputed item.")
         return
-    if any(not i.strip() for i in items_text.strip().split("\n")):
+    if any(not i.strip() for i in lines):
         st.error("An item line is empty; remove empty lines.")
         return
     try:
-        date = dt.date.fromisoformat(date_text) if date_text.strip() else None
+        date = dt.date.fromisoformat(date_text.strip()) if date_text.strip() else None
     except ValueError:
         st.error(f"Request date {date_text!r} is not YYYY-MM-DD.")
         return
-    drafter, lock = _drafter(settings().model_dump_json())
+    _, lock = _drafter(settings().model_dump_json())
     if not lock.acquire(blocking=False):
         st.warning("Another draft is running on this server; this one starts when it ends.")
         lock.acquire()
-    st.session_state.busy = True
+    held = st.session_state.get("state")
     try:
         with st.status("Drafting...", expanded=True) as status:
             def progress(n: int, total: int, what: str) -> None:
                 status.update(label=f"Drafting {min(n + 1, total)} of {total}: {what}")
                 st.write(f"{'Summary' if n == total else f'Item {n + 1}'}: {what}")
 
-            st.session_state.state = session.draft(items, date, progress)
+            st.session_state.state = session.draft(lines, date, progress, expected_version=held.version if held else 0)
+            _sync_widgets(st.session_state.state, force=True)  # the edit widgets below are not drawn yet in this run
             status.update(label="Draft ready", state="complete")
+    except StaleWorkingCopy as exc:
+        _show_newer(exc)
     except DrafterError as exc:
         st.error(str(exc))
     finally:
-        st.session_state.busy = False
         lock.release()
+
+
+def _show_newer(exc: StaleWorkingCopy) -> None:
+    """Another tab or reviewer saved first: take their text, say so, never write over it."""
+    st.session_state.stale_message = str(exc)
+    _reload()
+
+
+def _guarded(action) -> None:
+    try:
+        action()
+    except StaleWorkingCopy as exc:
+        _show_newer(exc)
+    except CaseApproved as exc:
+        st.error(str(exc))
 
 
 def _highlight(text: str, quote: str) -> str:
@@ -199,117 +381,205 @@ def _highlight(text: str, quote: str) -> str:
     return flat.replace(q, f"<mark>{q}</mark>", 1) if q and q in flat else flat
 
 
+def citation_label(c: dict) -> str:
+    """'MTUS CPMTG (2009), Physical Medicine, p. 99' as a physician reads a citation."""
+    pages = c.get("pages") or []
+    where = "" if not pages else (f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages[0]}-{pages[-1]}")
+    name = SHORT_GUIDELINE.get(c.get("guideline", ""), c.get("guideline", ""))
+    edition = c.get("edition", "")
+    source = name if edition and edition in name else f"{name} ({edition})"
+    return ", ".join(x for x in (source, c.get("topic", ""), where) if x)
+
+
 def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
     st.subheader("4. Verify and edit")
+    if st.session_state.get("stale_message"):
+        st.warning(st.session_state.pop("stale_message"))
+    saved = st.empty()  # filled after the widgets below have saved this run's edits
+    details = st.toggle("Show retrieval details (passage ids, scores, all retrieved passages)", key="details")
     retriever = _drafter(settings().model_dump_json())[0].retriever
     for w in state.warnings:
         st.error(w)
-    tabs = st.tabs([f"{i + 1}. {it.draft['item'][:40]}" for i, it in enumerate(state.items)] + ["Case summary"])
+    # keyed: the open tab stays open across reruns (each saved edit reruns the page)
+    tabs = st.tabs([f"{i + 1}. {it.draft['item'][:40]}" for i, it in enumerate(state.items)] + ["Case summary"], key=f"tabs-{state.case_id}")
     for i, (tab, it) in enumerate(zip(tabs, state.items)):
         with tab:
-            d = it.draft
-            if d["decision"] == "needs_review":
-                st.warning("The criteria check could not decide this item: " + " ".join(d["reasons"]))
-            if d["fallback_used"]:
-                st.info("The model's rationale was unusable, so the deterministic template wrote it.")
-            basis = {"evidence": "rests on record text", "absent_documentation": "rests on what the records do not document",
-                     "none": "no basis"}.get(d.get("basis", "none"), "")
-            st.caption(f"Proposed: {d['decision'].replace('_', ' ')} · confidence {d.get('confidence', 'low')} · {basis}")
-            choice = st.selectbox("Decision", DECISIONS, index=DECISIONS.index(it.decision), key=f"dec-{i}")
-            if choice != it.decision:
-                session.set_decision(state, i, choice)
-            st.markdown("**Criteria checklist**")
-            for c in d["criteria"]:
-                ev = c.get("evidence")
-                cite = c.get("citation") or {}
-                line = f"{STATUS_ICON[c['status']]} - {c['criterion']}"
-                with st.expander(line):
-                    if c.get("note"):
-                        st.write(c["note"])
-                    if ev:
-                        doc = session.ws.dir / ev["document"]
-                        src = doc.read_text(errors="replace") if doc.suffix in (".txt", ".md") and doc.exists() else ev["quote"]
-                        window = src[max(0, ev["start"] - 300): ev["end"] + 300]
-                        st.markdown(f"<small>{ev['document']}</small><br>{_highlight(window, ev['quote'])}", unsafe_allow_html=True)
-                    if cite:
-                        st.caption(f"Guideline passage: `{cite['chunk_id']}` ({cite['topic']}, pages {cite.get('pages')})")
-            st.markdown("**Citations** (uncheck to reject)")
-            for c in state.citations(i) + [c for c in d.get("citations", []) if not it.accepted.get(c["chunk_id"], True)]:
-                where = pages_label(c.get("pages") or [])
-                ok = st.checkbox(f"{source_label(c['guideline'], c['edition'])}, {c['topic']}" + (f", {where}" if where else ""),
-                                 value=it.accepted.get(c["chunk_id"], True), key=f"cite-{i}-{c['chunk_id']}")
-                if ok != it.accepted.get(c["chunk_id"], True):
-                    session.set_citation(state, i, c["chunk_id"], ok)
-            with st.expander("Retrieved passages"):
-                scores = d.get("retrieved_scores", {})
-                for cid in d["retrieved_chunk_ids"]:
-                    ch = retriever.by_id.get(cid)
-                    if ch:
-                        score = f", score {scores[cid]:.4f}" if cid in scores else ""
-                        st.markdown(f"`{cid}` - {ch.metadata.get('topic')} (pages {ch.metadata.get('pages_label')}{score})")
-                        st.caption(ch.text[:600])
-            q = st.text_input("Search the guidelines to add a passage", key=f"q-{i}")
-            if q.strip():
-                date = dt.date.fromisoformat(state.request_date) if state.request_date else None
-                try:
-                    for h in retriever.search(q, k=5, date=date):
-                        if st.button(f"Add `{h.chunk_id}` ({h.topic}, p. {h.pages_label}) score {h.score:.3f}", key=f"add-{i}-{h.chunk_id}"):
-                            session.add_passage(state, i, h.to_json())
-                            st.rerun()
-                except DrafterError as exc:
-                    st.error(str(exc))
-            st.markdown("**Rationale**")
-            if d.get("dropped_sentences"):
-                st.caption("Dropped as ungrounded: " + " | ".join(f"{x['sentence']} ({x['why']})" for x in d["dropped_sentences"]))
-            failed = [c for c in d.get("checks", []) if not c["passed"]]
-            if d.get("fallback_used") and d.get("degenerate"):
-                st.warning("The model's rationale failed its checks and was replaced by the template's sentences: "
-                           + " | ".join(n for n in d.get("notes", []) if n.startswith("model attempt")))
-            if failed:
-                st.warning("Output checks failed: " + " | ".join(f"{c['name']}: {c['reason']}" for c in failed))
-            st.caption(f"Grounded fraction {d['grounded_fraction']:.2f} · output checks "
-                       + ("passed" if not failed else f"{len(failed)} failed") + (" · template text" if d.get("fallback_used") else ""))
-            text = st.text_area("Decision rationale", value=it.rationale, height=200, key=f"rat-{i}")
-            if text != it.rationale:
-                session.set_rationale(state, i, text)
-            guidance = st.text_input("Guidance for Regenerate (optional)", key=f"guide-{i}", max_chars=300,
-                                     placeholder="e.g. stress the visit limit; mention the UDS from 3/2015")
-            if st.button("Regenerate this item", key=f"regen-{i}"):
-                drafter, lock = _drafter(settings().model_dump_json())
-                with lock, st.spinner("Drafting this item again..."):
-                    session.regenerate(state, i, guidance)
-                st.rerun()
+            _item(session, state, i, it, details, retriever)
     with tabs[-1]:
-        text = st.text_area("Clinical case summary", value=state.summary, height=250, key="summary")
+        text = st.text_area("Clinical case summary", height=250, key="summary")
         if text != state.summary:
-            session.set_summary(state, text)
+            _guarded(lambda: session.set_summary(state, text))
+    saved.caption(f"All changes saved · version {state.version}")
 
-    st.subheader("5. Approve and export")
+
+def _item(session: ReviewSession, state: WorkingState, i: int, it, details: bool, retriever) -> None:
+    d = it.draft
+    if d["decision"] == "needs_review":
+        st.warning("The criteria check could not decide this item: " + " ".join(d["reasons"]))
+    basis = {"evidence": "rests on record text", "absent_documentation": "rests on what the records do not document",
+             "none": "no basis"}.get(d.get("basis", "none"), "")
+    st.caption(f"Proposed: {DECISION_LABEL[d['decision']]} · confidence {d.get('confidence', 'low')} · {basis}")
+    choice = st.selectbox("Decision", DECISIONS, format_func=DECISION_LABEL.get, key=f"dec-{i}")
+    if choice != it.decision:
+        _guarded(lambda: session.set_decision(state, i, choice))
+    st.markdown("**Criteria checklist**")
+    for c in d["criteria"]:
+        ev = c.get("evidence")
+        cite = c.get("citation") or {}
+        with st.expander(f"{STATUS_ICON[c['status']]} - {c['criterion']}"):
+            if c.get("note"):
+                st.write(c["note"])
+            if ev:
+                doc = session.ws.dir / ev["document"]
+                src = doc.read_text(errors="replace") if doc.suffix in (".txt", ".md") and doc.exists() else ev["quote"]
+                window = src[max(0, ev["start"] - 300): ev["end"] + 300]
+                st.markdown(f"<small>{html.escape(ev['document'])}</small><br>{_highlight(window, ev['quote'])}", unsafe_allow_html=True)
+            if cite:
+                st.caption("Guideline: " + citation_label(cite) + (f" · `{cite['chunk_id']}`" if details else ""))
+    st.markdown("**Citations** (uncheck to reject)")
+    for c in state.citations(i) + [c for c in d.get("citations", []) if not it.accepted.get(c["chunk_id"], True)]:
+        st.session_state.setdefault(f"cite-{i}-{c['chunk_id']}", it.accepted.get(c["chunk_id"], True))  # a passage just added
+        ok = st.checkbox(citation_label(c) + (f" · `{c['chunk_id']}`" if details else ""), key=f"cite-{i}-{c['chunk_id']}")
+        if ok != it.accepted.get(c["chunk_id"], True):
+            _guarded(lambda: session.set_citation(state, i, c["chunk_id"], ok))
+    if not state.citations(i) or it.basis_text:
+        basis = st.text_input("Guideline you applied (no MTUS passage is cited for this item)", key=f"basis-{i}",
+                              placeholder="e.g. ODG Pain Chapter, Insomnia treatment")
+        if basis.strip() != it.basis_text:
+            _guarded(lambda: session.set_basis_text(state, i, basis))
+    governing = {c.get("topic") for c in d.get("citations", [])}
+    with st.expander("Guideline passages" + (" (all retrieved)" if details else " (the governing topics)")):
+        scores = d.get("retrieved_scores", {})
+        for cid in d["retrieved_chunk_ids"]:
+            ch = retriever.by_id.get(cid)
+            if not ch or not (details or ch.metadata.get("topic") in governing):
+                continue
+            meta = ch.metadata
+            label = citation_label({"guideline": meta.get("guideline", ""), "edition": meta.get("edition", ""), "topic": meta.get("topic", ""),
+                                    "pages": _pages(meta)})
+            st.markdown(f"**{label}**" + (f" · `{cid}` · score {scores[cid]:.4f}" if details and cid in scores else ""))
+            st.caption(ch.text[:600])
+    q = st.text_input("Search the guidelines to add a passage", key=f"q-{i}")
+    if q.strip():
+        date = dt.date.fromisoformat(state.request_date) if state.request_date else None
+        try:
+            for h in retriever.search(q, k=5, date=date):
+                hit = h.to_json()
+                if st.button("Add " + citation_label(hit) + (f" (score {h.score:.3f})" if details else ""), key=f"add-{i}-{h.chunk_id}"):
+                    _guarded(lambda hit=hit: session.add_passage(state, i, hit))
+                    st.rerun()
+        except DrafterError as exc:
+            st.error(str(exc))
+    st.markdown("**Rationale**")
+    failed = [c for c in d.get("checks", []) if not c["passed"]]
+    if d.get("fallback_used") and d.get("degenerate"):
+        st.warning("The model's rationale failed its checks, so the template's sentences were used.")
+    elif d.get("fallback_used"):
+        st.info("The template wrote this rationale from the argument (no usable model text).")
+    if failed:
+        st.warning("Output checks failed: " + " | ".join(f"{c['name']}: {c['reason']}" for c in failed))
+    if details:
+        st.caption(f"Grounded fraction {d['grounded_fraction']:.2f}; output checks " + ("passed" if not failed else f"{len(failed)} failed"))
+        if d.get("dropped_sentences"):
+            st.caption("Dropped as ungrounded: " + " | ".join(f"{x['sentence']} ({x['why']})" for x in d["dropped_sentences"]))
+    text = st.text_area("Decision rationale", height=200, key=f"rat-{i}")
+    if text != it.rationale:
+        _guarded(lambda: session.set_rationale(state, i, text))
+    guidance = st.text_input("Guidance for Regenerate (optional)", key=f"guide-{i}", max_chars=300,
+                             placeholder="e.g. stress the visit limit; mention the UDS from 3/2015")
+    if st.button("Regenerate this item", key=f"regen-{i}"):
+        _, lock = _drafter(settings().model_dump_json())
+        with lock, st.spinner("Drafting this item again..."):
+            _guarded(lambda: session.regenerate(state, i, guidance))
+        _reload()
+
+
+def _pages(meta: dict) -> list[int]:
+    label = str(meta.get("pages_label") or "")
+    nums = [int(x) for x in label.replace("-", ",").split(",") if x.strip().isdigit()]
+    return [nums[0], nums[-1]] if len(nums) > 1 else nums
+
+
+def _approve(session: ReviewSession, state: WorkingState) -> None:
+    st.subheader("5. Letter, signature and approval")
+    st.markdown("**Claim header** (read from the case files; correct as needed)")
+    cols = st.columns(3)
+    for n, (field, label) in enumerate(HEADER_FIELDS.items()):
+        value = cols[n % 3].text_input(label, key=f"hdr-{field}")
+        if value.strip() != state.header.get(field, ""):
+            _guarded(lambda field=field, value=value: session.set_header(state, field, value))
+    basis = st.text_input("Guideline the Claims Administrator relied on (from the UR letter)", key="claims_basis", placeholder="e.g. MTUS Chronic Pain Medical Treatment Guidelines, page 99")
+    if basis.strip() != state.claims_basis:
+        _guarded(lambda: session.set_claims_basis(state, basis))
     letter = session.letter(state)
     with st.expander("Preview the letter", expanded=False):
         st.text(letter)
+    problems = session.problems(state)
+    if problems:
+        st.warning("Before signing:\n" + "\n".join(f"- {p}" for p in problems))
     c1, c2, c3, c4 = st.columns(4)
-    c1.download_button("DOCX", docx_bytes(letter), file_name=f"imr-draft-{state.case_id}.docx", key="dl-docx")
-    c2.download_button("PDF", pdf_bytes(letter), file_name=f"imr-draft-{state.case_id}.pdf", key="dl-pdf")
-    c3.download_button("Text", letter.encode("utf-8"), file_name=f"imr-draft-{state.case_id}.txt", key="dl-txt")
-    if c4.button("Approve", key="approve", type="primary"):
+    c1.download_button("DOCX (draft)", docx_bytes(letter), file_name=f"imr-draft-{state.case_id}.docx", key="dl-docx")
+    c2.download_button("PDF (draft)", pdf_bytes(letter), file_name=f"imr-draft-{state.case_id}.pdf", key="dl-pdf")
+    c3.download_button("Text (draft)", letter.encode("utf-8"), file_name=f"imr-draft-{state.case_id}.txt", key="dl-txt")
+    if c4.button("Approve and sign", key="approve", type="primary"):
         try:
             session.approve(state)
-            st.success("Approved and recorded in the audit trail.")
+            st.session_state.pop("state", None)
+            st.rerun()
+        except StaleWorkingCopy as exc:
+            _show_newer(exc)
         except DrafterError as exc:
             st.error(str(exc))
+
+
+def _read_only(case_id: str, state: WorkingState) -> None:
+    approvals = store().approvals(case_id)
+    letter = approvals[-1]["final_text"] if approvals else None
+    if letter:
+        st.subheader("Signed letter")
+        c1, c2, c3 = st.columns(3)
+        c1.download_button("DOCX", docx_bytes(letter), file_name=f"imr-{case_id}.docx", key="dl-docx")
+        c2.download_button("PDF", pdf_bytes(letter), file_name=f"imr-{case_id}.pdf", key="dl-pdf")
+        c3.download_button("Text", letter.encode("utf-8"), file_name=f"imr-{case_id}.txt", key="dl-txt")
+        st.text(letter)
+    else:
+        st.subheader("Working copy (read-only)")
+        for n, it in enumerate(state.items, 1):
+            st.markdown(f"**{n}. {it.draft['item']}**: {DECISION_LABEL[it.decision]}")
+            st.write(it.rationale)
+
+
+def _timeline(case_id: str) -> None:
+    # a Markdown table: st.dataframe needs pyarrow built for NumPy 2, and medspaCy keeps NumPy on 1.26
     with st.expander("Audit trail"):
-        st.json({"edits": store().edits(state.case_id), "approvals": [{k: v for k, v in a.items() if k != "final_json"} for a in store().approvals(state.case_id)]})
+        rows = [f"| {_when(e['when'])} | {_cell(e['who'])} | {_cell(e['what'])} |" for e in store().timeline(case_id)]
+        st.markdown("\n".join(["| When | Who | What |", "|---|---|---|", *rows]))
+
+
+def _cell(text: str) -> str:
+    return html.escape(str(text)).replace("|", "\\|")
 
 
 # -- QA and prompt-engineer pages --------------------------------------------------------------------
+def _under_home(sub: str) -> Path:
+    path = settings().home / sub
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def evals_page() -> None:
-    sidebar()
+    user = signed_in()
+    if user is None:
+        return
+    sidebar(user)
     st.title("Evaluation runs")
-    root = Path(st.text_input("Runs folder", value=str(settings().home / "evals"), key="runs_root"))
-    runs = sorted([p for p in root.glob("*") if (p / "metrics.json").exists()], reverse=True) if root.exists() else []
+    if not user.can_see_evals:
+        st.info("Evaluation runs are for QA leads and admins.")
+        return
+    root = _under_home("evals")
+    runs = sorted([p for p in root.iterdir() if (p / "metrics.json").exists()], reverse=True)
     if not runs:
-        st.info(f"No runs in {root}. Start one with `imr-drafter eval LETTERS_DIR --out {root}/NAME` or from the Prompts page.")
+        st.info(f"No runs yet in {root}. Start one with `imr-drafter eval LETTERS_DIR --out {root}/NAME` or from the Prompts page.")
         return
     pick = st.selectbox("Run", [r.name for r in runs], key="run")
     run = root / pick
@@ -342,12 +612,34 @@ def evals_page() -> None:
     st.caption(f"provenance: {json.dumps(metrics['provenance']['run'])}")
 
 
+def _prompt_folders() -> dict[str, Path]:
+    """The bundled prompts and any versions a prompt engineer keeps in DRAFTER_HOME/prompts/<name>/."""
+    folders = {"bundled (prompts/)": settings().prompts_dir}
+    for p in sorted(_under_home("prompts").iterdir()):
+        if p.is_dir():
+            folders[f"DRAFTER_HOME/prompts/{p.name}"] = p
+    return folders
+
+
+def _letter_folders() -> dict[str, Path]:
+    folders = {"sample letters (evals/letters)": REPO_ROOT / "evals" / "letters"}
+    for p in sorted(_under_home("letters").iterdir()):
+        if p.is_dir():
+            folders[f"DRAFTER_HOME/letters/{p.name}"] = p
+    return folders
+
+
 def prompts_page() -> None:
-    sidebar()
+    user = signed_in()
+    if user is None:
+        return
+    sidebar(user)
     from drafter.prompts import PromptLibrary
 
     st.title("Prompts")
-    folder = Path(st.text_input("Prompts folder", value=str(settings().prompts_dir), key="pdir"))
+    folders = _prompt_folders()
+    choice = st.selectbox("Prompt set", list(folders), key="pdir")
+    folder = folders[choice]
     try:
         lib = PromptLibrary(folder)
     except DrafterError as exc:
@@ -357,27 +649,31 @@ def prompts_page() -> None:
     for t in lib.templates.values():
         with st.expander(f"{t.name} (version {t.version}) - variables: {', '.join(sorted(t.variables)) or 'none'}"):
             st.code(t.source, language="jinja2")
-    _model_log()
+    _model_log(user)
+    if not user.can_see_evals:
+        return
     st.subheader("Run a small eval with these prompts")
-    letters = st.text_input("Letters folder", value=str(REPO_ROOT / "evals" / "letters"), key="eval_letters")
+    letters = _letter_folders()
+    which = st.selectbox("Letters", list(letters), key="eval_letters")
     limit = st.number_input("Letters", min_value=1, max_value=50, value=3, key="eval_limit")
     if st.button("Run eval sample", key="run_eval"):
         from drafter.evaluation.runner import run_eval
 
         s = settings()
         s.prompts_dir = folder
-        out = s.home / "evals" / f"{time.strftime('%Y%m%d-%H%M%S')}-prompts"
-        with st.spinner(f"Scoring {limit} letters..."):
-            m = run_eval(Path(letters), out, s, systems=("full", "always_uphold"), limit=int(limit), progress=False)
+        out = _under_home("evals") / f"{time.strftime('%Y%m%d-%H%M%S')}-prompts"
+        _, lock = _drafter(s.model_dump_json())
+        with lock, st.spinner(f"Scoring {limit} letters..."):
+            m = run_eval(letters[which], out, s, systems=("full", "always_uphold"), limit=int(limit), progress=False)
         st.success(f"Run saved in {out}")
         st.json({k: v.get("value") if isinstance(v, dict) else v for k, v in m["full"].items() if k != "confusion"})
 
 
-def _model_log() -> None:
+def _model_log(user: Identity) -> None:
     """What the model saw and said for each item of the open case: the rendered prompt, every raw reply with what
     the checks found wrong with it, and the checks on the final text."""
     st.subheader("What the model saw (the open case)")
-    case_id = _current_case()
+    case_id = _current_case(user)
     saved = store().working(case_id) if case_id else None
     if not saved or not saved.get("items"):
         st.caption("Open and draft a case on the Draft page to see its rendered prompts and the model's raw replies here.")
@@ -400,19 +696,32 @@ def _model_log() -> None:
 
 
 def settings_page() -> None:
-    sidebar()
+    user = signed_in()
+    if user is None:
+        return
+    sidebar(user)
     st.title("Settings")
+    if not user.can_admin:
+        st.info("Settings are for admins.")
+        return
     s = settings()
     backend = st.selectbox("Backend", ["llamacpp", "openai", "fake"], index=["llamacpp", "openai", "fake"].index(s.llm.backend), key="backend")
     model = st.text_input("Model", value=s.llm.model, key="model")
-    base_url = st.text_input("Server URL (OpenAI-compatible; only for the openai backend)", value=s.llm.base_url or "", key="base_url")
+    allowed = s.auth.llm_url_allowlist
+    base_url = None
+    if backend == "openai":
+        if not allowed:
+            st.error("No model server is allowed: an admin lists them in DRAFTER_AUTH__LLM_URL_ALLOWLIST (README).")
+        else:
+            base_url = st.selectbox("Model server (from the allowlist)", allowed,
+                                    index=allowed.index(s.llm.base_url) if s.llm.base_url in allowed else 0, key="base_url")
     threads = st.number_input("llama.cpp threads", min_value=1, max_value=16, value=s.llm.threads, key="threads")
     if backend == "llamacpp":
         st.success("Embedded model: case text stays on this machine.")
     elif backend == "openai":
-        st.warning("Case text will be sent to the server at the URL above.")
-    if st.button("Apply", key="apply"):
-        s.llm.backend, s.llm.model, s.llm.base_url, s.llm.threads = backend, model, base_url or None, int(threads)
+        st.warning("Case text will be sent to the model server above.")
+    if st.button("Apply", key="apply", disabled=backend == "openai" and not base_url):
+        s.llm.backend, s.llm.model, s.llm.base_url, s.llm.threads = backend, model, base_url, int(threads)
         st.session_state.settings_json = s.model_dump_json()
         st.success(f"Active backend: {backend}")
 

@@ -1,4 +1,5 @@
-"""Reviewer app pages and flows with streamlit.testing (fake LLM, real index)."""
+"""Reviewer app pages and flows with streamlit.testing (fake LLM, real index, signed-in users as Streamlit's
+st.user presents them after an OpenID Connect sign-in)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from drafter.review.identity import Identity
 from drafter.review.store import AuditStore
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 APP = str(REPO / "app.py")
+ISSUER = "https://idp.test"
+AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "test-cookie-secret-0123456789abcdef",
+        "client_id": "imr-drafter", "client_secret": "test-secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
 
 
 @pytest.fixture
@@ -25,82 +31,168 @@ def app_env(built_home, monkeypatch, tmp_path):
     (home / "index").symlink_to(built_home / "index")
     monkeypatch.setenv("DRAFTER_HOME", str(home))
     monkeypatch.setenv("DRAFTER_LLM__BACKEND", "fake")
+    monkeypatch.setenv("DRAFTER_AUTH__QA_LEADS", '["qa@example.org"]')
     return home
 
 
-def start(reviewer: str = "ann", case: str | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=240)
-    at.session_state["reviewer"] = reviewer
+def ident(name: str) -> Identity:
+    return Identity(id=f"{ISSUER}|{name}", name=name.title())
+
+
+def login(at: AppTest, name: str | None) -> AppTest:
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": False} if name is None else {
+        "is_logged_in": True, "sub": name, "iss": ISSUER, "name": name.title(), "email": f"{name}@example.org"}
+    return at
+
+
+def start(reviewer: str | None = "ann", case: str | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240) if page is None else AppTest.from_string(
+        f"from drafter.review.ui import {page}_page\n{page}_page()", default_timeout=240)
+    login(at, reviewer)
     if case:
         at.query_params["case"] = case
     return at.run()
 
 
-def new_case_with_sample(at: AppTest, sample: str) -> AppTest:
-    at.text_input(key="new_name").input("Sample case")
+def new_case_with_sample(at: AppTest, sample: str, name: str = "Sample case") -> AppTest:
+    at.text_input(key="new_name").input(name)
     at.button(key="new_case").click().run()
-    at.selectbox(key="sample").select(sample).run()
+    at.selectbox(key=f"sample-{at.session_state['case_id']}").select(sample).run()
     return at.button(key="load_sample").click().run()
+
+
+def items_box(at: AppTest):
+    return next(t for t in at.text_area if t.key.startswith("items-"))
+
+
+def ready_to_sign(at: AppTest) -> AppTest:
+    """Fill what a signature needs: the signature block and any claim header field intake did not find."""
+    at.text_input(key="prof_cred").input("MD")
+    at.text_input(key="prof_spec").input("Physical Medicine and Rehabilitation")
+    at = at.button(key="prof_save").click().run()
+    for key, value in (("hdr-claimant", "J. Doe"), ("hdr-claim_number", "ADJ1234567"),
+                       ("claims_basis", "MTUS Chronic Pain Medical Treatment Guidelines")):
+        box = at.text_input(key=key)
+        if not box.value.strip():
+            at = box.input(value).run()
+    return at
 
 
 def test_draft_edit_approve_flow(app_env):
     at = start()
     assert not at.exception
     at = new_case_with_sample(at, "case-09-muscle-relaxants")
-    items = next(t for t in at.text_area if t.key.startswith("items-"))
-    assert "Cyclobenzaprine 7.5mg #90" in items.value
+    assert "Cyclobenzaprine 7.5mg #90" in items_box(at).value
+    assert any("Found in the files" in c.value for c in at.caption), "intake says where it found the items"
     at = at.button(key="draft").click().run()
     assert not at.exception, at.exception
     assert at.selectbox(key="dec-0").value == "upheld"
     at.text_area(key="rat-0").input("Edited rationale. Therefore, the request is not medically necessary.").run()
     at = at.button(key="approve").click().run()
-    assert any("Approved" in s.value for s in at.success)
+    assert any("signature block" in e.value.lower() or "specialty" in e.value.lower() for e in at.error), "unsigned profile refused"
+    at = ready_to_sign(at)
+    at = at.button(key="approve").click().run()
+    assert not at.exception, at.exception
+    assert any("signed" in s.value for s in at.success)
+    assert not [sb for sb in at.selectbox if sb.key == "dec-0"], "a signed case shows no editing widgets"
     db = AuditStore(app_env / "audit.db")
-    case = db.cases("ann")[0]
-    assert [e["field"] for e in db.edits(case["id"])] == ["rationale"]
-    assert "Edited rationale." in db.approvals(case["id"])[0]["final_text"]
+    case = db.cases(ident("ann"))[0]
+    assert [e["field"] for e in db.edits(case["id"]) if not e["field"].startswith("header.")] == ["rationale", "claims_basis"]
+    final = db.approvals(case["id"])[0]
+    assert "Edited rationale." in final["final_text"] and "DRAFT FOR PHYSICIAN REVIEW" not in final["final_text"]
+    assert "Physical Medicine and Rehabilitation" in final["final_text"] and final["user_id"] == ident("ann").id
 
 
 def test_refresh_restores_the_working_copy_and_edits(app_env):
     at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
     at = at.button(key="draft").click().run()
     at.text_area(key="summary").input("A reviewer's own summary.").run()
-    case_id = AuditStore(app_env / "audit.db").cases("ann")[0]["id"]
+    case_id = AuditStore(app_env / "audit.db").cases(ident("ann"))[0]["id"]
     again = start("ann", case_id)  # a new browser session: nothing in session state
     assert again.text_area(key="summary").value == "A reviewer's own summary."
+    assert items_box(again).value == items_box(at).value, "the intake fields persist with the case"
+
+
+def test_new_case_opens_empty_and_uploads_go_to_it(app_env):
+    at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar", "First")
+    first = at.session_state["case_id"]
+    at.text_input(key="new_name").input("Second")
+    at = at.button(key="new_case").click().run()
+    second = at.session_state["case_id"]
+    assert second != first and at.query_params["case"] == second
+    assert items_box(at).value == "" and not [e for e in at.expander if e.label.endswith(".txt")]
+    at.selectbox(key=f"sample-{second}").select("case-09-muscle-relaxants").run()
+    at = at.button(key="load_sample").click().run()
+    db = AuditStore(app_env / "audit.db")
+    assert "Cyclobenzaprine" in json.loads(db.case(second)["items_json"])[0]
+    assert "Cyclobenzaprine" not in " ".join(json.loads(db.case(first)["items_json"]))
 
 
 def test_empty_item_line_is_refused(app_env):
     at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
-    items = next(t for t in at.text_area if t.key.startswith("items-"))
-    items.input("Physical therapy 2x6\n\nMRI lumbar").run()
+    items_box(at).input("Physical therapy 2x6\n\nMRI lumbar").run()
     at = at.button(key="draft").click().run()
     assert any("empty" in e.value for e in at.error)
 
 
-def test_needs_review_blocks_approval(app_env):
+def test_needs_review_and_a_contradicted_conclusion_block_approval(app_env):
     at = new_case_with_sample(start(), "case-12-zolpidem-not-in-mtus")
-    at = at.button(key="draft").click().run()
+    at = ready_to_sign(at.button(key="draft").click().run())
     assert at.selectbox(key="dec-0").value == "needs_review"
     assert any("could not decide" in w.value for w in at.warning)
     at = at.button(key="approve").click().run()
-    assert any("needs review" in e.value for e in at.error)
+    assert any("no decision yet" in e.value for e in at.error)
+    at.text_area(key="rat-0").input("Zolpidem is for short-term use. Therefore, the request is not medically necessary.").run()
+    at = at.selectbox(key="dec-0").select("overturned").run()
+    at = at.button(key="approve").click().run()
+    assert any("contradict" in e.value.lower() or "conclu" in e.value.lower() for e in at.error), [e.value for e in at.error]
+    assert AuditStore(app_env / "audit.db").approvals(at.session_state["case_id"]) == []
+    at.text_input(key="basis-0").input("ODG Pain Chapter, Insomnia treatment").run()  # the ODG item: the reviewer names the guideline
+    at = at.selectbox(key="dec-0").select("upheld").run()
+    at = at.button(key="approve").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert "ODG Pain Chapter, Insomnia treatment." in AuditStore(app_env / "audit.db").approvals(at.session_state["case_id"])[0]["final_text"]
 
 
-def test_two_reviewers_do_not_see_each_other(app_env):
+def test_a_stale_tab_is_told_and_shown_the_newer_text(app_env):
+    one = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
+    one = one.button(key="draft").click().run()
+    case_id = one.session_state["case_id"]
+    two = start("ann", case_id)  # a second tab on the same case
+    one.text_area(key="summary").input("Tab one's summary.").run()
+    two = two.text_area(key="summary").input("Tab two's summary.").run()
+    assert any("another tab" in w.value for w in two.warning)
+    assert two.text_area(key="summary").value == "Tab one's summary."
+    assert AuditStore(app_env / "audit.db").working(case_id)["summary"] == "Tab one's summary."
+
+
+def test_reviewers_see_only_their_cases_and_a_qa_lead_reads_all(app_env):
     a = new_case_with_sample(start("ann"), "case-01-pt-continuation-lumbar")
-    b = start("bob")
-    assert not b.exception
+    ann_case = a.session_state["case_id"]
     db = AuditStore(app_env / "audit.db")
-    ann_case = db.cases("ann")[0]["id"]
-    assert db.cases("bob") == []
+    assert db.cases(ident("bob")) == []
     intruder = start("bob", ann_case)
-    assert "case_id" not in intruder.session_state or intruder.session_state["case_id"] != ann_case
+    assert intruder.session_state["case_id"] != ann_case if "case_id" in intruder.session_state else True
     assert not any(t.key.startswith("items-") for t in intruder.text_area)
-    assert a.session_state["case_id"] == ann_case
+    qa = start("qa", ann_case)
+    assert not qa.exception, qa.exception
+    assert qa.session_state["case_id"] == ann_case
+    assert any("Read-only" in i.value for i in qa.info) and not any(t.key.startswith("items-") for t in qa.text_area)
 
 
-def test_other_pages_render(app_env, tmp_path):
+def test_sign_in_is_required_when_an_identity_provider_is_configured(app_env):
+    at = start(None)
+    assert [b.key for b in at.button] == ["sign_in"]
+    assert not any(t.key == "new_name" for t in at.text_input)
+
+
+def test_single_user_mode_is_labelled(app_env):
+    at = AppTest.from_file(APP, default_timeout=240).run()
+    assert any("Single-user mode" in i.value for i in at.sidebar.info)
+
+
+def test_other_pages_render_and_follow_roles(app_env, tmp_path):
     from drafter.evaluation.runner import run_eval
     from drafter.settings import Settings
 
@@ -109,32 +201,26 @@ def test_other_pages_render(app_env, tmp_path):
     letters.mkdir()
     (letters / "l1.txt").write_text((REPO / "evals" / "letters" / "letter-01-pt-lumbar-continuation.txt").read_text())
     run_eval(letters, app_env / "evals" / "run1", s, systems=("full", "always_uphold"), progress=False)
-    def page(name: str) -> AppTest:
-        at = AppTest.from_string(f"from drafter.review.ui import {name}_page\n{name}_page()", default_timeout=240)
-        at.session_state["reviewer"] = "ann"
-        at = at.run()
-        assert not at.exception, (name, at.exception)
-        return at
 
-    at = page("evals")
+    at = start("qa", page="evals")
     assert any("IMR Drafter evaluation" in m.value for m in at.markdown)
-    at = page("prompts")
+    assert not [t for t in at.text_input if t.key == "runs_root"], "runs come from DRAFTER_HOME only"
+    assert any("QA leads" in i.value for i in start("ann", page="evals").info)
+    at = start("ann", page="prompts")
     assert any("rationale" in e.label for e in at.expander)
-    at = page("settings")
+    assert any("Settings are for admins" in i.value for i in start("qa", page="settings").info)
+    at = AppTest.from_string("from drafter.review.ui import settings_page\nsettings_page()", default_timeout=240).run()  # single user: admin
     at.selectbox(key="backend").select("llamacpp").run()
     assert any("stays on this machine" in s.value for s in at.success)
     at.selectbox(key="backend").select("openai").run()
-    assert any("sent to the server" in w.value for w in at.warning)
+    assert any("DRAFTER_AUTH__LLM_URL_ALLOWLIST" in e.value for e in at.error), "no free-text model URL"
 
 
 def test_prompts_page_shows_what_the_model_saw_for_the_open_case(app_env):
     at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
     at = at.button(key="draft").click().run()
-    case_id = AuditStore(app_env / "audit.db").cases("ann")[0]["id"]
-    page = AppTest.from_string("from drafter.review.ui import prompts_page\nprompts_page()", default_timeout=240)
-    page.session_state["reviewer"] = "ann"
-    page.query_params["case"] = case_id
-    page = page.run()
+    case_id = AuditStore(app_env / "audit.db").cases(ident("ann"))[0]["id"]
+    page = start("ann", case_id, page="prompts")
     assert not page.exception, page.exception
     log = next(e for e in page.expander if e.label.startswith("Additional physical therapy"))
     assert "model attempt" in log.label

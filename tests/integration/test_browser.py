@@ -42,7 +42,7 @@ def app_server(built_home, tmp_path):
         (home / sub).symlink_to(built_home / sub)
     port = _port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAFTER_")}
-    env.update(DRAFTER_HOME=str(home), DRAFTER_LLM__BACKEND="llamacpp", DRAFTER_REVIEWER="browser-test")
+    env.update(DRAFTER_HOME=str(home), DRAFTER_LLM__BACKEND="llamacpp")
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen([str(VENV_BIN / "streamlit"), "run", str(REPO / "app.py"), "--server.port", str(port),
                              "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -91,17 +91,29 @@ def test_upload_draft_edit_approve_export(app_server):
         box = page.get_by_label("Decision rationale").first
         box.fill("Reviewer edit: cyclobenzaprine is for short courses only. Therefore, the request is not medically necessary.")
         box.press("Control+Enter")
-        page.get_by_text("5. Approve and export").click()
-        time.sleep(2)
-        page.get_by_role("button", name="Approve").click()
-        expect(page.get_by_text("Approved and recorded")).to_be_visible()
+        # a letter ready to sign: the signature block, the claim fields the redacted sample lacks, the UR's guideline
+        page.get_by_text("Your signature block").click()
+        page.get_by_label("Credentials").fill("MD")
+        page.get_by_label("Specialty").fill("Physical Medicine and Rehabilitation")
+        page.get_by_role("button", name="Save signature block").click()
+        page.get_by_text("Saved.").wait_for()
+        for label, value in (("Claimant", "Sample Claimant"), ("Claim number", "ADJ0000009"),
+                             ("Guideline the Claims Administrator relied on (from the UR letter)", "MTUS Chronic Pain Medical Treatment Guidelines")):
+            box = page.get_by_label(label, exact=True)
+            if not box.input_value().strip():
+                box.fill(value)
+                box.press("Enter")
+                time.sleep(2)
+        page.get_by_role("button", name="Approve and sign").click()
+        expect(page.get_by_text("This case is signed")).to_be_visible()
         with page.expect_download() as dl:
-            page.get_by_role("button", name="DOCX").click()
+            page.get_by_role("button", name="DOCX", exact=True).click()
         dl.value.save_as(str(ARTIFACTS / "letter.docx"))
         page.screenshot(path=str(ARTIFACTS / "3-approved.png"), full_page=True)
         browser.close()
     db = AuditStore(home / "audit.db")
-    case = db.cases("browser-test")[0]
+    case = db.cases(None)[0]  # single-user mode: the one local user
     assert db.latest_draft(case["id"])["backend"] == "llamacpp"
-    assert "Reviewer edit: cyclobenzaprine" in db.approvals(case["id"])[0]["final_text"]
+    final = db.approvals(case["id"])[0]["final_text"]
+    assert "Reviewer edit: cyclobenzaprine" in final and "DRAFT FOR PHYSICIAN REVIEW" not in final and "Date signed:" in final
     assert (ARTIFACTS / "letter.docx").stat().st_size > 5000
