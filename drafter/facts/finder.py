@@ -175,7 +175,7 @@ class FactFinder:
             return False
         # a stated date is a past event by nature: a history cue ("until the injury of 3/15/2013") or a nearby
         # uncertainty cue ("r/o CRPS after CTR 7/8/2014") does not discount it
-        dated = rule.kind == "date"
+        dated = rule.kind == "date" or rule.timeless
         if m.polarity == "present" and ((m.historical and not dated) or m.hypothetical or m.family or (m.uncertain and not dated)):
             return False
         if m.polarity == "absent" and (m.hypothetical or m.family):
@@ -213,6 +213,11 @@ class FactFinder:
             fact = self._valued(rule, ms, item)
         else:
             fact = self._settle(rule, ms)
+        if rule.present_if_age_over is not None and fact.status != "present":
+            age = self.find("age")
+            if age.status == "present" and age.value is not None and float(age.value) > rule.present_if_age_over:
+                return Fact(name=name, status="present", evidence=age.evidence,
+                            note=f"age {float(age.value):g} is over {rule.present_if_age_over:g}" + (f"; {fact.note}" if fact.note else ""))
         if not fact.known:
             fact = _only_context(fact, [m for m in every if m not in ms], self)
         return fact
@@ -256,6 +261,9 @@ class FactFinder:
             for s in sentences:
                 ctx = Context(item, dt.date.fromisoformat(s.date) if s.date else None, self.request_date)
                 value = reader(r, s.text, ctx)
+                if value is not None and rule.kind == "number" and any(
+                        m.reading == "absent" and _when(m) > _sent_when(s) for m in ms):
+                    continue  # a later record reads absent ("Norco not working anymore, 9/10 with or without"): it governs
                 if value is not None:
                     return self._with_disagreement(Fact(name=rule.fact, status="present", value=value, evidence=[s.evidence()]),
                                                    s, [x for x in sentences if x.document != s.document], rule, reader, item)
@@ -283,6 +291,22 @@ class FactFinder:
                                                    f"the latest, {chosen.document} ({chosen.date or 'undated'}), states {fact.value:g} and governs"})
         return fact
 
+    def _no_factor_opioid(self, doc: str) -> Sentence | None:
+        """A sentence of the document naming a current opioid the MME table cannot convert (buprenorphine)."""
+        from drafter.facts.values import _stopped
+
+        lex = load_lexicon("opioids")
+        rx, proposed = re.compile(lex["no_factor"], re.I), re.compile(lex["proposed_before"], re.I)
+        before, _ = _stopped()
+        for s in self.sentences:
+            if s.document != doc or self._excluded(s):
+                continue
+            for m in rx.finditer(s.text):
+                ahead = s.text[max(0, m.start() - 40):m.start()]
+                if not before.search(ahead) and not proposed.search(ahead):
+                    return s
+        return None
+
     def _mme(self, rule: FactRule, ms: list[Mention]) -> Fact:
         """Daily MME: a stated MED in the latest document, else the sum over the opioids it lists (each once)."""
         from drafter.facts.values import mme_current_and_earlier, read_stated_mme
@@ -305,12 +329,20 @@ class FactFinder:
                         if generic not in acc or v > acc[generic][0]:
                             acc[generic] = (v, s)
             per_drug = {**{g: x for g, x in earlier.items() if g not in per_drug}, **per_drug}
+            unconvertible = self._no_factor_opioid(doc)
+            if per_drug and unconvertible:
+                return Fact(name=rule.fact, evidence=[unconvertible.evidence()],
+                            note="the records name an opioid with no MME factor (buprenorphine), so the daily total cannot be computed")
             if per_drug:
                 total = round(sum(v for v, _ in per_drug.values()), 1)
                 ev = [s.evidence() for s in _dedupe([s for _, s in per_drug.values()])]
                 return Fact(name=rule.fact, status="present", value=total, evidence=ev,
                             note=" + ".join(f"{g} {v:g}" for g, (v, _) in per_drug.items()) + " mg MME a day")
         polar = self._settle(rule, ms)
+        unconvertible = next((s for d in self.case.evidence for s in [self._no_factor_opioid(d.name)] if s), None)
+        if unconvertible and polar.status != "unknown":  # "on Suboxone 8/2 bid; no other opioids" is not zero
+            return Fact(name=rule.fact, evidence=[unconvertible.evidence()],
+                        note="the records name an opioid with no MME factor (buprenorphine), so the daily total cannot be computed")
         if polar.status == "absent":
             polar.value = 0.0
         elif polar.status == "present":
@@ -414,6 +446,10 @@ def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fa
         ms = ff._scoped([m for m in ff.mentions("treatment_phase") if ff._usable(m, rule)], rule, item)
         mine = ff.treatment_pattern(item)
         ms = [m for m in ms if mine and mine.search(m.sentence.text) and not (rule.skip_request_lines and ff.is_request_line(m.sentence, item))]
+        # a sentence about two treatments ("Continue Mobic, add Prilosec"): the words in the item's own clause speak for it
+        own = [m for m in ms if mine and mine.search(_clause_of(m))]
+        other = ff.other_treatments(item)
+        ms = own or [m for m in ms if not (other and other.search(_clause_of(m)))]
         if ms:
             f = ff._settle(rule, ms)
             if f.status == "present":
@@ -457,7 +493,34 @@ def _four_as(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> 
     evidence = [e for v in domains.values() if v for e in v.evidence[:1]]
     if not missing:
         return Fact(name="four_as_documented", status="present", evidence=evidence, note="all four are documented")
+    # the prescriber's own notes on an opioid that leave a domain out do not document the four As; a UR letter or case
+    # summary only quotes the records, so what it leaves out may still be in them (unknown)
+    if item is not None and _is_opioid(item) and not re.search(lex["review_text"], ff.all_text, re.I):
+        return Fact(name="four_as_documented", status="absent", evidence=evidence,
+                    note="the treating notes on this opioid do not document: " + ", ".join(missing))
     return Fact(name="four_as_documented", evidence=evidence, note="not documented: " + ", ".join(missing))
+
+
+_CLAUSE_END = re.compile(r"[;,]|\.\s|\s(?:and|but|then)\s", re.I)
+
+
+def _clause_of(m: Mention) -> str:
+    """The clause of its sentence a mention sits in (between commas, semicolons, "and", "but")."""
+    text, at = m.sentence.text, m.start - m.sentence.start
+    # sentence text has its whitespace collapsed; offsets still line up for single-spaced text, else use the whole sentence
+    if text[at:at + len(m.text)].lower() != " ".join(m.text.split()).lower():
+        at = text.lower().find(" ".join(m.text.split()).lower())
+        if at < 0:
+            return text
+    starts = [x.end() for x in _CLAUSE_END.finditer(text[:at])]
+    end = _CLAUSE_END.search(text, at + max(1, m.end - m.start))
+    return text[(starts[-1] if starts else 0):(end.start() if end else len(text))]
+
+
+def _is_opioid(item: ParsedItem) -> bool:
+    from drafter.facts.values import _any_opioid
+
+    return bool(_any_opioid().search(item.raw.lower()) or (item.generic and _any_opioid().search(item.generic.lower())))
 
 
 def _first_present(f: Fact) -> Fact | None:

@@ -137,12 +137,36 @@ def build_nlp(rules_dir: str | None = None):
     return nlp
 
 
+_NOT_SENTENCE_END = {"sr", "sra", "srta", "jr", "dr", "mr", "mrs", "ms", "st", "vs", "no", "pt", "approx", "fig", "inc", "co",
+                     "corp", "ltd", "dept", "univ", "ave", "blvd", "mt", "ft", "oz", "lb", "lbs"}
+_TURN_WORDS = {"however", "but", "whereas", "although", "though", "yet"}
+_REVIEWER_WORDS = {"reviewer", "ur", "utilization", "administrator", "adjuster", "carrier", "insurer", "peer", "physician-reviewer"}
+
+
+def _opinion_turn(doc, tok) -> bool:
+    """A UR letter often gives the treating records and the reviewer's view in one sentence ("Records show ...
+    takes Norco with pain 8/10 to 5/10; however, the reviewer found no UDS"). The turn to the reviewer starts a
+    sentence of its own, so the records' half is read and only the reviewer's half is set aside."""
+    prev = doc[tok.i - 1]
+    low = tok.text.lower()
+    if prev.text in {";", ","} and low in _TURN_WORDS:
+        ahead = doc[tok.i + 1: tok.i + 6]
+    elif prev.text == ";" and low in {"the", "ur", "utilization", "peer", "claims"}:
+        ahead = doc[tok.i: tok.i + 4]
+    else:
+        return False
+    return any(t.text.lower() in _REVIEWER_WORDS for t in ahead)
+
+
 def _sentence_fixes(doc):
     """Sentence boundaries PyRuSH misses or invents in record text: a run-together sentence from PDF
     extraction ("employee.In a report", "2014.In a note") starts a sentence, and so does a capital after a
     sentence that ends inside a quote (".' The notes"); "Dr." and "Mr." do not end one."""
     for tok in doc[1:]:
         prev = doc[tok.i - 1]
+        if _opinion_turn(doc, tok):
+            tok.is_sent_start = True
+            continue
         if prev.text == "." and tok.text[:1].isupper() and tok.i >= 2 and doc[tok.i - 2].text[-1:].isalnum() \
                 and not doc[tok.i - 2].whitespace_ and not prev.whitespace_:
             tok.is_sent_start = True
@@ -151,10 +175,22 @@ def _sentence_fixes(doc):
                 and prev.whitespace_ and tok.text[:1].isupper():
             tok.is_sent_start = True
             continue
-        if prev.text.lower().rstrip(".") in {"dr", "mr", "mrs", "ms", "st", "vs", "approx", "e.g", "i.e", "no", "pt"} \
+        if prev.text.lower().rstrip(".") in {"dr", "mr", "mrs", "ms", "sr", "sra", "srta", "jr", "st", "vs", "approx", "e.g", "i.e", "no", "pt"} \
                 and prev.text.endswith(".") and tok.is_sent_start and not tok.text[:1].isspace():
             if prev.text.lower() in {"no.", "pt."} and tok.text[:1].isupper():
                 continue
+            tok.is_sent_start = False
+            continue
+        # a period, a space and a capitalised word end a sentence PyRuSH sometimes runs on through terse notes
+        # ("uses Tylenol ES. Request trial Butrans. Pain 8/10."), unless the period closes a title or an initial
+        if prev.text == "." and prev.whitespace_ and tok.text[:1].isupper() and not tok.is_sent_start and tok.i >= 2 \
+                and doc[tok.i - 2].text[-1:].isalnum() and not doc[tok.i - 2].whitespace_ and len(doc[tok.i - 2].text) > 1 \
+                and doc[tok.i - 2].text.lower() not in _NOT_SENTENCE_END:
+            tok.is_sent_start = True
+            continue
+        # a title the tokenizer split from its period ("Sr" "." "M."): the name that follows is the same sentence
+        if prev.text == "." and tok.i >= 2 and doc[tok.i - 2].text.lower() in {"sr", "sra", "srta", "jr", "dr", "mr", "mrs", "ms"} \
+                and not doc[tok.i - 2].whitespace_ and tok.is_sent_start and tok.text[:1].isupper():
             tok.is_sent_start = False
     return doc
 

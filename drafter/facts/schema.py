@@ -90,6 +90,12 @@ class FactRule(BaseModel):
     negated_reads: Literal["absent", "unknown"] = Field(
         default="absent", description="what a negated present phrase means: absent, or unknown when denying one form "
         "does not deny the fact (\"negative for CRPS\" does not rule out other neuropathic pain)")
+    present_if_age_over: float | None = Field(
+        default=None, description="the fact is present when the patient's age (the age fact) is over this (GI risk: over 65), "
+        "whatever other sentences deny (\"no ulcer hx\" does not make a 67-year-old younger)")
+    timeless: bool = Field(
+        default=False, description="the fact does not change with time (age): a history cue or a history heading "
+        "(\"HISTORY OF INJURY: a 47-year-old ...\") does not discount it")
     silence: str = Field(default="", description="what the records' silence means for this fact (shown to reviewers)")
     examples: Examples = Field(default_factory=Examples)
 

@@ -236,6 +236,15 @@ def _any_opioid() -> re.Pattern:
 
 
 @lru_cache(maxsize=1)
+def _stopped() -> tuple[re.Pattern, re.Pattern]:
+    """Words just before a drug, or just after its dose, that say it is no longer taken."""
+    from drafter.facts.pipeline import load_lexicon
+
+    lex = load_lexicon("opioids")
+    return re.compile(lex["stopped_before"], re.I), re.compile(lex["stopped_after"], re.I)
+
+
+@lru_cache(maxsize=1)
 def _past_dose() -> re.Pattern:
     """Words before a drug in its clause that mark an earlier dose ("was on", "the 11/2017 note had listed")."""
     from drafter.facts.pipeline import load_lexicon
@@ -271,6 +280,9 @@ def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, floa
                 continue
             mg = float(strength.group(1))
             taken.append((m.start(), m.end() + len(seg)))
+            before, after = _stopped()
+            if before.search(low[max(0, m.start() - 40):m.start()]) or after.search(seg[strength.end():]):
+                continue
             if entry.get("patch"):  # mcg/hr patches: the factor applies to the hourly rate
                 dest[generic] = max(dest.get(generic, 0.0), round(mg * float(entry["factor"]), 1))
                 continue
