@@ -85,6 +85,8 @@ class AuthSettings(BaseModel):
     qa_leads: list[str] = Field(default_factory=list, description="e-mail addresses (or OIDC subjects) with the QA lead role")
     single_user_name: str = Field(default="Local reviewer", description="the user's name in single-user mode")
     llm_url_allowlist: list[str] = Field(default_factory=list, description="server URLs an admin may point the LLM at in the app")
+    stale_job_minutes: float = Field(default=60.0, gt=0, description="a draft job running longer than this at start-up "
+                                     "belongs to a stopped server and is marked interrupted")
 
 
 class Settings(BaseSettings):

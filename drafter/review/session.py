@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import shutil
 import tempfile
@@ -56,6 +57,8 @@ class WorkingState(BaseModel):
     header: dict[str, str] = Field(default_factory=dict, description="claim header fields of the letter, as the reviewer left them")
     claims_basis: str = Field(default="", description="the guideline the Claims Administrator relied on, from the UR letter or typed")
     version: int = Field(default=0, description="the working copy's version this tab holds (0: none saved yet)", exclude=True)
+    job_id: int | None = Field(default=None, description="the drafting job these items came from")
+    pending: list[str] = Field(default_factory=list, description="items the job is still drafting")
 
     def citations(self, i: int) -> list[dict]:
         it = self.items[i]
@@ -169,6 +172,41 @@ class ReviewSession:
         state.version = self.store.save_working(self.case_id, state.model_dump(), self.reviewer, expected_version)
         return state
 
+    def adopt(self, state: WorkingState | None) -> tuple[WorkingState | None, list[int]]:
+        """Take what the case's latest drafting job has finished into the working copy: a new job starts a fresh
+        copy; items already taken keep the reviewer's edits. Returns the state and the indexes it added (the
+        summary as -1). A stale tab gets StaleWorkingCopy like any other save."""
+        from drafter.review.jobs import SUMMARY
+
+        job = self.store.latest_job(self.case_id)
+        if job is None or job["status"] == "queued":
+            return state, []
+        results = self.store.job_results(job["id"])
+        items = json.loads(job["items_json"])
+        if state is None or state.job_id != job["id"]:
+            if not results:
+                return state, []
+            state = WorkingState(case_id=self.case_id, summary="", items=[], model=self.drafter.model,
+                                 prompt_version=self.drafter.prompts.version, request_date=job["request_date"], job_id=job["id"],
+                                 version=state.version if state else self.store.working_copy(self.case_id).version
+                                 if self.store.working_copy(self.case_id) else 0)
+        added = [n for n in range(len(state.items), len(items)) if n in results]
+        added = added[:next((k for k, n in enumerate(added) if n != len(state.items) + k), len(added))]  # in order only
+        for n in added:
+            d = results[n]
+            state.items.append(ItemState(draft=d, rationale=d["rationale"], decision=d["decision"]))
+        if SUMMARY in results and not state.summary:
+            r = results[SUMMARY]
+            state.summary, state.model, state.prompt_version = r["summary"], r["model"], r["prompt_version"]
+            state.request_date, state.warnings = r["request_date"], r["warnings"]
+            state.header, state.claims_basis = r["header"], r["claims_basis"]
+            added.append(SUMMARY)
+        active = job["status"] in ("running", "cancelling")
+        state.pending = items[len(state.items):] if active else []
+        if added:
+            state.version = self.store.save_working(self.case_id, state.model_dump(), self.reviewer, state.version)
+        return state, added
+
     def _letter_fields(self, case: Case) -> tuple[dict[str, str], str]:
         header = find_claim_header(case)
         basis = claims_administrator_basis(case)
@@ -281,6 +319,8 @@ class ReviewSession:
     def problems(self, state: WorkingState) -> list[str]:
         """What still stands between this letter and a signature (empty: ready to sign)."""
         header = ClaimHeader(**{k: v for k, v in state.header.items() if k in ClaimHeader.model_fields and k != "sources"})
+        if state.pending or not state.summary:
+            return ["The draft is not finished yet: " + ("; ".join(state.pending) or "the case summary") + " still drafting."]
         return readiness_problems(self.letter(state, signed_on=dt.date.today()), self._letter_items(state), self.profile(), header)
 
     def approve(self, state: WorkingState) -> str:

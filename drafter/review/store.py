@@ -335,6 +335,71 @@ class AuditStore:
         with self._read() as db:
             return [dict(r._mapping) for r in db.execute(sa.select(t.approvals).where(t.approvals.c.case_id == case_id).order_by(t.approvals.c.id))]
 
+    # -- drafting jobs ------------------------------------------------------------------------------
+    ACTIVE = ("queued", "running", "cancelling")
+
+    def create_job(self, case_id: str, user: Identity | str, items: list[str], request_date: str | None) -> int:
+        """Queue a draft of the case; refused while the case already has one queued or running."""
+        uid, uname = _actor(user)
+        with self._write() as db:
+            self._refuse_if_approved(db, case_id)
+            busy = db.execute(sa.select(t.jobs.c.id).where(t.jobs.c.case_id == case_id, t.jobs.c.status.in_(self.ACTIVE))).first()
+            if busy:
+                raise StoreError("This case is already being drafted; wait for it to finish or cancel it.")
+            res = db.execute(t.jobs.insert().values(case_id=case_id, user_id=uid, reviewer=uname, status="queued",
+                                                    items_json=json.dumps(items), request_date=request_date, created=time.time()))
+            return int(res.inserted_primary_key[0])
+
+    def job(self, job_id: int) -> dict | None:
+        with self._read() as db:
+            row = db.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+        return dict(row._mapping) if row else None
+
+    def latest_job(self, case_id: str) -> dict | None:
+        with self._read() as db:
+            row = db.execute(sa.select(t.jobs).where(t.jobs.c.case_id == case_id).order_by(t.jobs.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    def jobs(self, statuses: tuple[str, ...] = ACTIVE) -> list[dict]:
+        """Jobs in these states, oldest first (the queue as the sidebar shows it)."""
+        q = sa.select(t.jobs, t.cases.c.name.label("case_name")).join(t.cases, t.cases.c.id == t.jobs.c.case_id)
+        with self._read() as db:
+            return [dict(r._mapping) for r in db.execute(q.where(t.jobs.c.status.in_(statuses)).order_by(t.jobs.c.id))]
+
+    def set_job_status(self, job_id: int, status: str, error: str | None = None, only_from: tuple[str, ...] | None = None) -> bool:
+        """Move a job to `status` (only from the given states, when given); False when it was not in them."""
+        now = time.time()
+        values: dict[str, Any] = {"status": status}
+        if status == "running":
+            values["started"] = now
+        if status in ("done", "failed", "cancelled", "interrupted"):
+            values["finished"] = now
+        if error is not None:
+            values["error"] = error
+        q = t.jobs.update().where(t.jobs.c.id == job_id)
+        if only_from:
+            q = q.where(t.jobs.c.status.in_(only_from))
+        with self._write() as db:
+            return db.execute(q.values(**values)).rowcount > 0
+
+    def interrupt_stale_jobs(self, older_than_s: float) -> int:
+        """At start-up: a job that has been running longer than any draft takes belongs to a server that stopped;
+        say so instead of spinning. Queued jobs stay queued for whichever worker is free."""
+        with self._write() as db:
+            return db.execute(t.jobs.update().where(t.jobs.c.status.in_(("running", "cancelling")),
+                                                    t.jobs.c.started < time.time() - older_than_s)
+                              .values(status="interrupted", finished=time.time(),
+                                      error="The server stopped before this draft finished; draft again.")).rowcount
+
+    def add_job_result(self, job_id: int, idx: int, payload: dict) -> None:
+        with self._write() as db:
+            db.execute(t.job_results.insert().values(job_id=job_id, idx=idx, created=time.time(), payload_json=json.dumps(payload)))
+
+    def job_results(self, job_id: int) -> dict[int, dict]:
+        with self._read() as db:
+            rows = db.execute(sa.select(t.job_results).where(t.job_results.c.job_id == job_id).order_by(t.job_results.c.idx))
+            return {r.idx: json.loads(r.payload_json) for r in rows}
+
     def timeline(self, case_id: str) -> list[dict]:
         """Every recorded event of a case in order: when, who, what (for the app's audit timeline and QA)."""
         events = []

@@ -53,3 +53,14 @@ working = sa.Table(
     sa.Column("updated", TIME, nullable=False), sa.Column("state_json", sa.Text, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"), sa.Column("updated_by", sa.Text),
 )
+jobs = sa.Table(
+    "jobs", metadata, sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Text, sa.ForeignKey("cases.id"), nullable=False), sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("reviewer", sa.Text, nullable=False), sa.Column("status", sa.Text, nullable=False, server_default="queued"),
+    sa.Column("items_json", sa.Text, nullable=False), sa.Column("request_date", sa.Text), sa.Column("created", TIME, nullable=False),
+    sa.Column("started", TIME), sa.Column("finished", TIME), sa.Column("error", sa.Text),
+)
+job_results = sa.Table(
+    "job_results", metadata, sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True), sa.Column("created", TIME, nullable=False), sa.Column("payload_json", sa.Text, nullable=False),
+)

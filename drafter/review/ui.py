@@ -40,6 +40,20 @@ def _drafter(key: str):
     return Drafter(settings), threading.Lock()
 
 
+@st.cache_resource(show_spinner=False)
+def _queue(key: str):
+    """The drafting queue of one loaded model, with its one worker thread (shared by every session)."""
+    from drafter.review.jobs import DraftQueue
+
+    drafter, lock = _drafter(key)
+    s = Settings.model_validate_json(key)
+    return DraftQueue(drafter, _store(s.audit_url), lock, s.auth.stale_job_minutes * 60).start()
+
+
+def queue():
+    return _queue(settings().model_dump_json())
+
+
 @st.cache_resource(show_spinner="Opening the audit database...")
 def _store(url: str) -> AuditStore:
     return AuditStore(url)
@@ -95,7 +109,23 @@ def sidebar(user: Identity) -> None:
     where = "embedded model: case text stays on this machine" if backend == "llamacpp" else (
         "a model server: case text is sent there" if backend == "openai" else "fake model (testing)")
     st.sidebar.caption(f"Model: **{backend}** ({where})")
+    _queue_panel()
     _profile_form(user)
+
+
+def _queue_panel() -> None:
+    jobs = store().jobs()
+    if not jobs:
+        st.sidebar.caption("Drafting queue: empty")
+        return
+    lines = []
+    for n, j in enumerate(jobs):
+        items = json.loads(j["items_json"])
+        done = len([k for k in store().job_results(j["id"]) if k >= 0]) if j["status"] != "queued" else 0
+        what = f"drafting item {min(done + 1, len(items))} of {len(items)}" if j["status"] == "running" else (
+            "cancelling" if j["status"] == "cancelling" else f"waiting ({n} ahead)")
+        lines.append(f"- {html.escape(j['case_name'])} ({html.escape(j['reviewer'])}): {what}")
+    st.sidebar.markdown("**Drafting queue**\n" + "\n".join(lines))
 
 
 def _profile_form(user: Identity) -> None:
@@ -189,9 +219,15 @@ def draft_page() -> None:
         st.subheader("3. Draft")
         st.caption("Drafting takes about a minute per item on the embedded model. Uploaded files and every saved edit "
                    "stay in the audit database.")
-        if st.button("Draft all items", key="draft", disabled=not ws.files(), type="primary"):
+        job = store().latest_job(case_id)
+        running = bool(job and job["status"] in store().ACTIVE)
+        if st.button("Draft all items", key="draft", disabled=not ws.files() or running, type="primary"):
             _run_draft(session, items_text, date_text)
+        job_slot = st.container()  # filled after the working copy has taken in what the job finished
     state = _state(session, case_id)
+    if editable:
+        with job_slot:
+            _job_panel(case_id)
     if state is None:
         return
     if editable:
@@ -207,6 +243,8 @@ def _state(session: ReviewSession | None, case_id: str) -> WorkingState | None:
     another tab's save), whose text then goes into every edit widget."""
     state = st.session_state.get("state")
     if state is not None and state.case_id == case_id:
+        if session is not None:
+            state = _adopt(session, state)
         _sync_widgets(state, force=False)
         return state
     if session is not None:
@@ -214,10 +252,31 @@ def _state(session: ReviewSession | None, case_id: str) -> WorkingState | None:
     else:
         wc = store().working_copy(case_id)
         state = WorkingState.model_validate(wc.state) if wc else None
+    if session is not None:
+        state = _adopt(session, state)
     st.session_state.state = state
     if state is not None:
         _sync_widgets(state, force=True)
     return state
+
+
+def _adopt(session: ReviewSession, state: WorkingState | None) -> WorkingState | None:
+    """Take the drafting job's finished items into this tab's working copy, before any edit widget is drawn."""
+    try:
+        new, added = session.adopt(state)
+    except StaleWorkingCopy:
+        return session.load()  # another tab took them first: its copy is the newer one
+    if added and new is not None:
+        st.session_state.state = new
+        for key in [k for k in st.session_state if k.startswith(("rat-", "dec-", "cite-", "basis-"))] if new.job_id != (state and state.job_id) else []:
+            del st.session_state[key]  # a new draft: the previous draft's widgets go
+        _sync_widgets(new, force=False)
+        if -1 in added:  # the summary and the letter fields arrive last, into widgets drawn empty meanwhile
+            st.session_state["summary"], st.session_state["claims_basis"] = new.summary, new.claims_basis
+            for f in HEADER_FIELDS:
+                st.session_state[f"hdr-{f}"] = new.header.get(f, "")
+            st.session_state.draft_ready = True
+    return new
 
 
 def _sync_widgets(state: WorkingState, force: bool) -> None:
@@ -325,6 +384,7 @@ def _items_and_date(ws: Workspace, case: dict) -> tuple[str, str]:
 
 
 def _run_draft(session: ReviewSession, items_text: str, date_text: str) -> None:
+    """Queue the draft; the worker drafts item by item and the page takes each item in as it finishes."""
     lines = items_text.strip().split("\n") if items_text.strip() else []
     if not lines:
         st.error("Enter at least one disputed item.")
@@ -337,26 +397,53 @@ def _run_draft(session: ReviewSession, items_text: str, date_text: str) -> None:
     except ValueError:
         st.error(f"Request date {date_text!r} is not YYYY-MM-DD.")
         return
-    _, lock = _drafter(settings().model_dump_json())
-    if not lock.acquire(blocking=False):
-        st.warning("Another draft is running on this server; this one starts when it ends.")
-        lock.acquire()
-    held = st.session_state.get("state")
     try:
-        with st.status("Drafting...", expanded=True) as status:
-            def progress(n: int, total: int, what: str) -> None:
-                status.update(label=f"Drafting {min(n + 1, total)} of {total}: {what}")
-                st.write(f"{'Summary' if n == total else f'Item {n + 1}'}: {what}")
-
-            st.session_state.state = session.draft(lines, date, progress, expected_version=held.version if held else 0)
-            _sync_widgets(st.session_state.state, force=True)  # the edit widgets below are not drawn yet in this run
-            status.update(label="Draft ready", state="complete")
-    except StaleWorkingCopy as exc:
-        _show_newer(exc)
+        session.ws.case(items=[i.strip() for i in lines], request_date=date)  # the intake limits, before queueing
+        queue().submit(session.case_id, session.reviewer, [i.strip() for i in lines], date)
     except DrafterError as exc:
         st.error(str(exc))
-    finally:
-        lock.release()
+        return
+    st.rerun()
+
+
+def _job_panel(case_id: str) -> None:
+    """Progress of the case's drafting job, refreshed every 2 s while it runs; each finished item reruns the page
+    so it appears (and can be edited) while the next one drafts."""
+    job = store().latest_job(case_id)
+    if job is None:
+        return
+    if job["status"] in ("failed", "interrupted"):
+        st.error(f"The last draft did not finish: {job['error']}")
+        return
+    if job["status"] == "cancelled":
+        st.info("The last draft was cancelled; the items it finished are kept.")
+        return
+    if st.session_state.pop("draft_ready", False):
+        st.success("Draft ready")
+    if job["status"] not in store().ACTIVE:
+        return
+
+    @st.fragment(run_every=2.0)
+    def progress() -> None:
+        j = store().job(job["id"])
+        items = json.loads(j["items_json"])
+        done = [k for k in store().job_results(j["id"])]
+        held = st.session_state.get("state")
+        taken = len(held.items) + (1 if held and held.summary else 0) if held and held.job_id == j["id"] else 0
+        if len(done) > taken or j["status"] not in store().ACTIVE:
+            st.rerun(scope="app")
+        if j["status"] == "queued":
+            ahead = len([x for x in store().jobs(("queued", "running")) if x["id"] < j["id"]])
+            st.info(f"Waiting for the model: {ahead} draft(s) ahead in the queue.")
+        else:
+            now = len([k for k in done if k >= 0])
+            what = f"item {now + 1} of {len(items)}: {items[now]}" if now < len(items) else "the case summary"
+            st.info(f"Drafting {what}. Finished items appear below as they are ready; you can edit them meanwhile.")
+        if j["status"] != "cancelling" and st.button("Cancel drafting", key="cancel_draft"):
+            queue().cancel(j["id"])
+            st.rerun(scope="app")
+
+    progress()
 
 
 def _show_newer(exc: StaleWorkingCopy) -> None:
@@ -401,6 +488,8 @@ def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
     for w in state.warnings:
         st.error(w)
     # keyed: the open tab stays open across reruns (each saved edit reruns the page)
+    if state.pending:
+        st.caption("Still drafting: " + "; ".join(state.pending))
     tabs = st.tabs([f"{i + 1}. {it.draft['item'][:40]}" for i, it in enumerate(state.items)] + ["Case summary"], key=f"tabs-{state.case_id}")
     for i, (tab, it) in enumerate(zip(tabs, state.items)):
         with tab:

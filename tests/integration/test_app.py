@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -62,6 +63,19 @@ def new_case_with_sample(at: AppTest, sample: str, name: str = "Sample case") ->
     return at.button(key="load_sample").click().run()
 
 
+def drafted(at: AppTest, timeout: float = 300) -> AppTest:
+    """Drafting runs in the background worker: rerun the page (as its progress fragment does) until the case's
+    items and summary are in the working copy."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = at.session_state["state"] if "state" in at.session_state else None
+        if state is not None and state.summary and not state.pending:
+            return at
+        time.sleep(1)
+        at = at.run()
+    raise AssertionError(f"the draft did not finish in {timeout} s: {[e.value for e in at.error]}")
+
+
 def items_box(at: AppTest):
     return next(t for t in at.text_area if t.key.startswith("items-"))
 
@@ -85,7 +99,7 @@ def test_draft_edit_approve_flow(app_env):
     at = new_case_with_sample(at, "case-09-muscle-relaxants")
     assert "Cyclobenzaprine 7.5mg #90" in items_box(at).value
     assert any("Found in the files" in c.value for c in at.caption), "intake says where it found the items"
-    at = at.button(key="draft").click().run()
+    at = drafted(at.button(key="draft").click().run())
     assert not at.exception, at.exception
     assert at.selectbox(key="dec-0").value == "upheld"
     at.text_area(key="rat-0").input("Edited rationale. Therefore, the request is not medically necessary.").run()
@@ -106,7 +120,7 @@ def test_draft_edit_approve_flow(app_env):
 
 def test_refresh_restores_the_working_copy_and_edits(app_env):
     at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
-    at = at.button(key="draft").click().run()
+    at = drafted(at.button(key="draft").click().run())
     at.text_area(key="summary").input("A reviewer's own summary.").run()
     case_id = AuditStore(app_env / "audit.db").cases(ident("ann"))[0]["id"]
     again = start("ann", case_id)  # a new browser session: nothing in session state
@@ -138,7 +152,7 @@ def test_empty_item_line_is_refused(app_env):
 
 def test_needs_review_and_a_contradicted_conclusion_block_approval(app_env):
     at = new_case_with_sample(start(), "case-12-zolpidem-not-in-mtus")
-    at = ready_to_sign(at.button(key="draft").click().run())
+    at = ready_to_sign(drafted(at.button(key="draft").click().run()))
     assert at.selectbox(key="dec-0").value == "needs_review"
     assert any("could not decide" in w.value for w in at.warning)
     at = at.button(key="approve").click().run()
@@ -157,7 +171,7 @@ def test_needs_review_and_a_contradicted_conclusion_block_approval(app_env):
 
 def test_a_stale_tab_is_told_and_shown_the_newer_text(app_env):
     one = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
-    one = one.button(key="draft").click().run()
+    one = drafted(one.button(key="draft").click().run())
     case_id = one.session_state["case_id"]
     two = start("ann", case_id)  # a second tab on the same case
     one.text_area(key="summary").input("Tab one's summary.").run()
@@ -218,7 +232,7 @@ def test_other_pages_render_and_follow_roles(app_env, tmp_path):
 
 def test_prompts_page_shows_what_the_model_saw_for_the_open_case(app_env):
     at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
-    at = at.button(key="draft").click().run()
+    at = drafted(at.button(key="draft").click().run())
     case_id = AuditStore(app_env / "audit.db").cases(ident("ann"))[0]["id"]
     page = start("ann", case_id, page="prompts")
     assert not page.exception, page.exception

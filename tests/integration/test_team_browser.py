@@ -118,7 +118,7 @@ def _new_drafted_case(page, name: str) -> str:
     _settle(page)
     page.get_by_role("button", name="Draft all items").click()
     try:
-        page.get_by_text("4. Verify and edit").wait_for(timeout=300_000)
+        page.get_by_text("Draft ready").wait_for(timeout=300_000)  # drafted in the background, summary last
     except Exception:
         page.screenshot(path=str(ARTIFACTS / f"failed-draft-{name.split()[0]}.png"), full_page=True)
         raise
