@@ -169,7 +169,7 @@ def _case_label(c: dict) -> str:
 
 def _case_picker(user: Identity) -> str | None:
     db = store()
-    everyone = user.role in ("qa_lead", "admin") and st.toggle("All reviewers' cases (read-only)", key="all_cases",
+    everyone = user.role in ("qa_lead", "admin") and not user.single_user and st.toggle("All reviewers' cases (read-only)", key="all_cases",
                                                              value=user.role == "qa_lead")
     cases = db.cases(None if everyone else user)
     for c in cases:

@@ -78,7 +78,7 @@ def test_upload_draft_edit_approve_export(app_server):
         expect(page.get_by_text("Draft an IMR determination")).to_be_visible()
         page.get_by_label("New case name").fill("Browser sample")
         page.get_by_role("button", name="New case").click()
-        expect(page.get_by_text("1. Case files")).to_be_visible()
+        expect(page.get_by_text("1. Case files")).to_be_visible(timeout=300_000)  # the model loads on first use
         page.locator('input[type="file"]').set_input_files(files)
         items = page.get_by_label("One disputed item per line (edit as needed)")
         expect(items).to_have_value(re.compile("Cyclobenzaprine"), timeout=180_000)
