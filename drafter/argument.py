@@ -194,10 +194,19 @@ def _source(r: CriterionResult, topics: dict[str, TopicMeta]) -> str:
 
 
 def pages_label(pages: list[int]) -> str:
-    """'page 99', 'pages 98-99', or '' for a guideline cited without pages."""
-    if not pages:
+    """'page 99', 'pages 98-99', 'pages 29, 65', 'pages 41-42, 63-66', or '' for a guideline cited without pages.
+    Only consecutive pages make a range: a span over pages the passage does not state would cite text it lacks."""
+    nums = sorted(set(pages))
+    if not nums:
         return ""
-    return f"page {pages[0]}" if len(pages) == 1 else f"pages {pages[0]}-{pages[-1]}"
+    runs: list[list[int]] = []
+    for n in nums:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+    return f"page {text}" if len(nums) == 1 else f"pages {text}"
 
 
 def _where(r: CriterionResult) -> str:

@@ -386,7 +386,7 @@ def _qualified(item: str, quantities_only: bool = False) -> bool:
 
 def _same(a: str, b: str) -> bool:
     """Two wordings of one item: the same treatment (or drug), with no quantity, region or side that differs."""
-    norm = lambda s: re.sub(r"[^a-z0-9#%/]+|(?<=\d)mg\b", "", s.lower())  # noqa: E731
+    norm = lambda s: re.sub(r"[^a-z0-9#%/]+|(?<=\d)mg\b", "", s.lower())
     if norm(a) == norm(b):
         return True
     pa, pb = parse_item(a), parse_item(b)

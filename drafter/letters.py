@@ -10,6 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, StrictUndefined
 from pydantic import BaseModel
 
+from drafter.argument import pages_label, source_label
 from drafter.claim_header import ClaimHeader
 from drafter.dates import us_date
 from drafter.intake import Case
@@ -48,12 +49,11 @@ def claims_administrator_basis(case: Case) -> str:
 def reviewer_basis(citations: list[dict]) -> str:
     if not citations:
         return "[no MTUS passage governs this item: reviewer to name the guideline applied]."
-    parts = []
-    for c in citations:
-        pages = c.get("pages") or []
-        where = f", page{'s' if len(pages) > 1 else ''} {', '.join(map(str, pages))}" if pages else ""
-        parts.append(f"{c['guideline']} ({c['edition']}), {c['topic']}{where}")
-    return "; ".join(dict.fromkeys(parts)) + "."
+    pages: dict[tuple[str, str, str], set[int]] = {}
+    for c in citations:  # one entry per topic, its pages merged: a topic cited by two passages is named once
+        pages.setdefault((c["guideline"], c["edition"], c["topic"]), set()).update(c.get("pages") or [])
+    parts = [f"{source_label(g, e)}, {topic}" + (f", {pages_label(sorted(p))}" if p else "") for (g, e, topic), p in pages.items()]
+    return "; ".join(parts) + "."
 
 
 def _sentence(text: str) -> str:

@@ -15,11 +15,26 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from drafter.chain import CaseDraft, Drafter, ItemDraft
-from drafter.facts import FactFinder
-from drafter.intake import (Case, Document, IntakeError, check_limits, find_disputed_items, find_items_with_sources, find_request_date,
-                            find_request_date_with_source, read_document)
 from drafter.claim_header import ClaimHeader, find_claim_header
-from drafter.letters import ReviewerProfile, claims_administrator_basis, readiness_problems, render_letter, write_docx
+from drafter.facts import FactFinder
+from drafter.intake import (
+    Case,
+    Document,
+    IntakeError,
+    check_limits,
+    find_disputed_items,
+    find_items_with_sources,
+    find_request_date,
+    find_request_date_with_source,
+    read_document,
+)
+from drafter.letters import (
+    ReviewerProfile,
+    claims_administrator_basis,
+    readiness_problems,
+    render_letter,
+    write_docx,
+)
 from drafter.review.identity import Identity
 from drafter.review.store import AuditStore
 from drafter.settings import Settings

@@ -8,15 +8,22 @@ import html
 import json
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import streamlit as st
 
-from drafter.argument import pages_label
 from drafter.errors import DrafterError
 from drafter.intake import IntakeError
 from drafter.review.identity import Identity, from_claims, single_user
-from drafter.review.session import ReviewSession, WorkingState, Workspace, docx_bytes, intake_findings, pdf_bytes
+from drafter.review.session import (
+    ReviewSession,
+    WorkingState,
+    Workspace,
+    docx_bytes,
+    intake_findings,
+    pdf_bytes,
+)
 from drafter.review.store import AuditStore, CaseApproved, StaleWorkingCopy
 from drafter.settings import REPO_ROOT, Settings
 
@@ -182,8 +189,10 @@ def _case_picker(user: Identity) -> str | None:
         if case_id and case_id not in labels:
             ids.insert(0, case_id)
             labels[case_id] = _case_label({**db.case(case_id), "mine": False})
+        # the key follows the labels: a case signed meanwhile shows as signed, not as the label the widget first drew
         pick = cols[0].selectbox("Cases" if everyone else "Your cases", ids, format_func=labels.get,
-                                 index=ids.index(case_id) if case_id in ids else 0, key=f"pick-{case_id}")
+                                 index=ids.index(case_id) if case_id in ids else 0,
+                                 key=f"pick-{case_id}-{zlib.crc32(repr(labels).encode())}")
         if pick != case_id:
             _open_case(pick)
             st.rerun()

@@ -11,7 +11,12 @@ import sqlalchemy as sa
 
 from drafter.review import tables
 from drafter.review.identity import Identity
-from drafter.review.store import AuditStore, CaseApproved, StaleWorkingCopy, head_revision
+from drafter.review.store import (
+    AuditStore,
+    CaseApproved,
+    StaleWorkingCopy,
+    head_revision,
+)
 
 ANN = Identity(id="https://idp.example|ann-sub", name="Ann Reviewer", email="ann@example.org")
 BOB = Identity(id="https://idp.example|bob-sub", name="Bob Reviewer", email="bob@example.org")

@@ -183,3 +183,22 @@ def test_readiness_reports_every_problem_at_once():
     text = render_letter(case(), "S.", its, "m", "v", header=ClaimHeader(), profile=None, signed_on=dt.date(2016, 7, 1))
     probs = readiness_problems(text, its, None, ClaimHeader())
     assert len(probs) == 4 + 3 + 2  # name, specialty, claimant, claim number; DOI, UR date, administrator placeholders; two items
+
+
+def test_pages_make_a_range_only_when_consecutive():
+    from drafter.argument import pages_label
+
+    assert pages_label([99]) == "page 99"
+    assert pages_label([98, 99]) == "pages 98-99"
+    assert pages_label([29, 65]) == "pages 29, 65"  # never "29-65": the passage does not state the pages between
+    assert pages_label([64, 41, 63, 42, 64]) == "pages 41-42, 63-64"
+
+
+def test_the_reviewer_basis_names_each_topic_once_with_its_pages_merged():
+    from drafter.letters import reviewer_basis
+
+    g = "MTUS Chronic Pain Medical Treatment Guidelines"
+    cites = [{"guideline": g, "edition": "2009", "topic": "Cyclobenzaprine", "pages": [64]},
+             {"guideline": g, "edition": "2009", "topic": "Cyclobenzaprine", "pages": [41, 42]},
+             {"guideline": g, "edition": "2009", "topic": "Muscle relaxants", "pages": [63, 64, 65, 66]}]
+    assert reviewer_basis(cites) == (f"{g} (2009), Cyclobenzaprine, pages 41-42, 64; {g} (2009), Muscle relaxants, pages 63-66.")
