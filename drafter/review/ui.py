@@ -147,6 +147,15 @@ def _profile_form(user: Identity) -> None:
             st.success("Saved.")
 
 
+def _page(title: str) -> Identity | None:
+    """Every page's start: the signed-in user (or the sign-in screen), the sidebar, the title."""
+    user = signed_in()
+    if user is not None:
+        sidebar(user)
+        st.title(title)
+    return user
+
+
 # -- Draft page ---------------------------------------------------------------------------------------
 def _readable(case: dict, user: Identity) -> bool:
     return user.can_read(case.get("owner_id"))
@@ -205,11 +214,9 @@ def _case_picker(user: Identity) -> str | None:
 
 
 def draft_page() -> None:
-    user = signed_in()
+    user = _page("Draft an IMR determination")
     if user is None:
         return
-    sidebar(user)
-    st.title("Draft an IMR determination")
     case_id = _case_picker(user)
     if not case_id:
         st.info("Create a case to start: upload or paste the progress reports, the RFA and the UR letter.")
@@ -666,11 +673,9 @@ def _under_home(sub: str) -> Path:
 
 
 def evals_page() -> None:
-    user = signed_in()
+    user = _page("Evaluation runs")
     if user is None:
         return
-    sidebar(user)
-    st.title("Evaluation runs")
     if not user.can_see_evals:
         st.info("Evaluation runs are for QA leads and admins.")
         return
@@ -728,13 +733,11 @@ def _letter_folders() -> dict[str, Path]:
 
 
 def prompts_page() -> None:
-    user = signed_in()
-    if user is None:
-        return
-    sidebar(user)
     from drafter.prompts import PromptLibrary
 
-    st.title("Prompts")
+    user = _page("Prompts")
+    if user is None:
+        return
     folders = _prompt_folders()
     choice = st.selectbox("Prompt set", list(folders), key="pdir")
     folder = folders[choice]
@@ -794,11 +797,9 @@ def _model_log(user: Identity) -> None:
 
 
 def settings_page() -> None:
-    user = signed_in()
+    user = _page("Settings")
     if user is None:
         return
-    sidebar(user)
-    st.title("Settings")
     if not user.can_admin:
         st.info("Settings are for admins.")
         return
