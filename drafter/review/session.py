@@ -104,6 +104,12 @@ class Workspace:
         except IntakeError as exc:
             path.unlink(missing_ok=True)
             return FileReport(name=safe, warning=str(exc))
+        total = sum(len(d.text) for d in self.documents())
+        if total > self.settings.intake.max_case_chars:  # the same case limit the CLI applies, said at upload time
+            path.unlink(missing_ok=True)
+            return FileReport(name=safe, warning=f"{safe}: with it the case would hold {total:,} characters of text, over the "
+                              f"{self.settings.intake.max_case_chars:,} limit (DRAFTER_INTAKE__MAX_CASE_CHARS); upload the relevant "
+                              "reports only.")
         return FileReport(name=safe, chars=len(doc.text), preview=doc.text[:3000], kept=True)
 
     def add_text(self, text: str, name: str = "pasted.txt") -> FileReport:

@@ -24,3 +24,11 @@ def test_file_names_cannot_escape_the_workspace(isolated_env):
     ws = Workspace(Settings(), "c2")
     rep = ws.add("../../etc/evil.txt", b"A report with enough text to be read as a document.")
     assert rep.kept and ws.files() == ["evil.txt"] and (ws.dir / "evil.txt").exists()
+
+
+def test_a_file_that_takes_the_case_over_its_text_limit_is_refused_at_upload(isolated_env):
+    ws = Workspace(Settings(), "c3")
+    assert ws.add("pr2.txt", b"PR-2 03/01/2015. Low back pain; completed 12 sessions of therapy. " * 10).kept
+    huge = ws.add("notes.txt", b"Progress note text. " * 30_000)  # 600,000 characters: under 25 MB, over 400,000
+    assert not huge.kept and "over the 400,000 limit" in huge.warning
+    assert ws.files() == ["pr2.txt"]
