@@ -60,8 +60,8 @@ class DraftQueue:
         while not self._stop.is_set():
             try:
                 self._next()
-            except Exception:  # a database hiccup must not kill the worker; try again shortly
-                log.exception("draft worker")
+            except Exception as exc:  # a database hiccup must not kill the worker; try again shortly
+                log.warning("draft worker: the audit database is unreachable (%s); retrying", type(exc).__name__)
                 self._wake.wait(timeout=5.0)
 
     def _next(self) -> None:

@@ -22,8 +22,9 @@ AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret":
         "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
 
 
-@pytest.fixture
-def app_env(built_home, monkeypatch, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_env(built_home, monkeypatch, tmp_path, request):
+    """The app on each audit database: SQLite in DRAFTER_HOME, and a fresh database on the test PostgreSQL."""
     for k in list(os.environ):
         if k.startswith("DRAFTER_"):
             monkeypatch.delenv(k)
@@ -31,9 +32,23 @@ def app_env(built_home, monkeypatch, tmp_path):
     home.mkdir()
     (home / "index").symlink_to(built_home / "index")
     monkeypatch.setenv("DRAFTER_HOME", str(home))
+    if request.param == "postgresql":
+        monkeypatch.setenv("DRAFTER_DATABASE_URL", request.getfixturevalue("db_url_for_app"))
     monkeypatch.setenv("DRAFTER_LLM__BACKEND", "fake")
     monkeypatch.setenv("DRAFTER_AUTH__QA_LEADS", '["qa@example.org"]')
     return home
+
+
+@pytest.fixture
+def db_url_for_app(pg_server):
+    import uuid
+
+    return pg_server.create_database(f"app_{uuid.uuid4().hex[:8]}")
+
+
+def db(home) -> AuditStore:
+    """The audit database the app under test writes to."""
+    return AuditStore(os.environ.get("DRAFTER_DATABASE_URL") or str(home / "audit.db"))
 
 
 def ident(name: str) -> Identity:
@@ -110,10 +125,10 @@ def test_draft_edit_approve_flow(app_env):
     assert not at.exception, at.exception
     assert any("signed" in s.value for s in at.success)
     assert not [sb for sb in at.selectbox if sb.key == "dec-0"], "a signed case shows no editing widgets"
-    db = AuditStore(app_env / "audit.db")
-    case = db.cases(ident("ann"))[0]
-    assert [e["field"] for e in db.edits(case["id"]) if not e["field"].startswith("header.")] == ["rationale", "claims_basis"]
-    final = db.approvals(case["id"])[0]
+    store = db(app_env)
+    case = store.cases(ident("ann"))[0]
+    assert [e["field"] for e in store.edits(case["id"]) if not e["field"].startswith("header.")] == ["rationale", "claims_basis"]
+    final = store.approvals(case["id"])[0]
     assert "Edited rationale." in final["final_text"] and "DRAFT FOR PHYSICIAN REVIEW" not in final["final_text"]
     assert "Physical Medicine and Rehabilitation" in final["final_text"] and final["user_id"] == ident("ann").id
 
@@ -122,7 +137,7 @@ def test_refresh_restores_the_working_copy_and_edits(app_env):
     at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
     at = drafted(at.button(key="draft").click().run())
     at.text_area(key="summary").input("A reviewer's own summary.").run()
-    case_id = AuditStore(app_env / "audit.db").cases(ident("ann"))[0]["id"]
+    case_id = db(app_env).cases(ident("ann"))[0]["id"]
     again = start("ann", case_id)  # a new browser session: nothing in session state
     assert again.text_area(key="summary").value == "A reviewer's own summary."
     assert items_box(again).value == items_box(at).value, "the intake fields persist with the case"
@@ -138,9 +153,9 @@ def test_new_case_opens_empty_and_uploads_go_to_it(app_env):
     assert items_box(at).value == "" and not [e for e in at.expander if e.label.endswith(".txt")]
     at.selectbox(key=f"sample-{second}").select("case-09-muscle-relaxants").run()
     at = at.button(key="load_sample").click().run()
-    db = AuditStore(app_env / "audit.db")
-    assert "Cyclobenzaprine" in json.loads(db.case(second)["items_json"])[0]
-    assert "Cyclobenzaprine" not in " ".join(json.loads(db.case(first)["items_json"]))
+    store = db(app_env)
+    assert "Cyclobenzaprine" in json.loads(store.case(second)["items_json"])[0]
+    assert "Cyclobenzaprine" not in " ".join(json.loads(store.case(first)["items_json"]))
 
 
 def test_empty_item_line_is_refused(app_env):
@@ -161,12 +176,12 @@ def test_needs_review_and_a_contradicted_conclusion_block_approval(app_env):
     at = at.selectbox(key="dec-0").select("overturned").run()
     at = at.button(key="approve").click().run()
     assert any("contradict" in e.value.lower() or "conclu" in e.value.lower() for e in at.error), [e.value for e in at.error]
-    assert AuditStore(app_env / "audit.db").approvals(at.session_state["case_id"]) == []
+    assert db(app_env).approvals(at.session_state["case_id"]) == []
     at.text_input(key="basis-0").input("ODG Pain Chapter, Insomnia treatment").run()  # the ODG item: the reviewer names the guideline
     at = at.selectbox(key="dec-0").select("upheld").run()
     at = at.button(key="approve").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert "ODG Pain Chapter, Insomnia treatment." in AuditStore(app_env / "audit.db").approvals(at.session_state["case_id"])[0]["final_text"]
+    assert "ODG Pain Chapter, Insomnia treatment." in db(app_env).approvals(at.session_state["case_id"])[0]["final_text"]
 
 
 def test_a_stale_tab_is_told_and_shown_the_newer_text(app_env):
@@ -178,14 +193,14 @@ def test_a_stale_tab_is_told_and_shown_the_newer_text(app_env):
     two = two.text_area(key="summary").input("Tab two's summary.").run()
     assert any("another tab" in w.value for w in two.warning)
     assert two.text_area(key="summary").value == "Tab one's summary."
-    assert AuditStore(app_env / "audit.db").working(case_id)["summary"] == "Tab one's summary."
+    assert db(app_env).working(case_id)["summary"] == "Tab one's summary."
 
 
 def test_reviewers_see_only_their_cases_and_a_qa_lead_reads_all(app_env):
     a = new_case_with_sample(start("ann"), "case-01-pt-continuation-lumbar")
     ann_case = a.session_state["case_id"]
-    db = AuditStore(app_env / "audit.db")
-    assert db.cases(ident("bob")) == []
+    store = db(app_env)
+    assert store.cases(ident("bob")) == []
     intruder = start("bob", ann_case)
     assert intruder.session_state["case_id"] != ann_case if "case_id" in intruder.session_state else True
     assert not any(t.key.startswith("items-") for t in intruder.text_area)
@@ -233,7 +248,7 @@ def test_other_pages_render_and_follow_roles(app_env, tmp_path):
 def test_prompts_page_shows_what_the_model_saw_for_the_open_case(app_env):
     at = new_case_with_sample(start(), "case-01-pt-continuation-lumbar")
     at = drafted(at.button(key="draft").click().run())
-    case_id = AuditStore(app_env / "audit.db").cases(ident("ann"))[0]["id"]
+    case_id = db(app_env).cases(ident("ann"))[0]["id"]
     page = start("ann", case_id, page="prompts")
     assert not page.exception, page.exception
     log = next(e for e in page.expander if e.label.startswith("Additional physical therapy"))

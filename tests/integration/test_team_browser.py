@@ -131,28 +131,32 @@ def _saved_version(page) -> str:
     return found.last.inner_text() if found.count() else ""
 
 
-def _edit_summary(page, text: str) -> bool:
-    """Type a new case summary and commit it. True when the app saved it (the box shows it, no warning, and the saved
-    version moved on), False when it
-    refused it (the 'another tab' warning, and the box shows the newer text instead). Anything else after 60 s
-    fails the test: an edit the app neither saved nor visibly refused."""
+def _edit_summary(page, text: str) -> tuple[bool, float]:
+    """Type a new case summary and commit it. (True, seconds) when the app saved it (the box shows it, no warning,
+    the saved version moved on), (False, seconds) when it refused it (the 'another tab' warning, and the box shows
+    the newer text instead); seconds is how long the page took to show the outcome. Anything else after 60 s fails
+    the test: an edit the app neither saved nor visibly refused."""
     page.get_by_role("tab", name="Case summary").last.click()  # .last: a finished rerun may leave a stale copy
     before = _saved_version(page)
     box = page.get_by_label("Clinical case summary").last
     box.fill(text)
+    started = time.time()
     box.press("Control+Enter")
-    page.wait_for_timeout(1000)
     status = page.locator('[data-testid="stStatusWidget"]')
-    deadline, quiet = time.time() + 60, 0
+    deadline, quiet, shown_at = time.time() + 60, 0, None
     while time.time() < deadline:
-        quiet = quiet + 1 if status.count() == 0 or not status.first.is_visible() else 0
         warned = page.get_by_text("changed in another tab").count() > 0
         shown = page.get_by_label("Clinical case summary").last.input_value()
-        if quiet >= 3 and warned and shown != text:
-            return False
-        if quiet >= 3 and not warned and shown == text and _saved_version(page) != before:
-            return True
-        page.wait_for_timeout(200)
+        outcome = False if (warned and shown != text) else (True if (not warned and shown == text and _saved_version(page) != before)
+                                                              else None)
+        if outcome is None:
+            quiet, shown_at = 0, None
+        else:
+            shown_at = shown_at or time.time() - started
+            quiet = quiet + 1 if status.count() == 0 or not status.first.is_visible() else 0
+            if quiet >= 3:  # the page stayed that way with no run in progress: that is the answer
+                return outcome, shown_at
+        page.wait_for_timeout(100)
     page.screenshot(path=str(ARTIFACTS / "dropped-edit.png"), full_page=True)
     raise AssertionError(f"the app neither kept nor visibly refused the edit {text!r}")
 
@@ -194,9 +198,8 @@ def test_sign_in_two_reviewers_and_two_tabs_lose_and_cross_nothing(team_app):
             who, page = rng.choice(tabs)
             n += 1
             text = f"{who}-edit-{n}: summary written by {who} in tab {tabs.index((who, page))}."
-            started = time.time()
-            accepted = _edit_summary(page, text)
-            counts["action_s"].append(time.time() - started)
+            accepted, seconds = _edit_summary(page, text)
+            counts["action_s"].append(seconds)
             counts["attempts"] += 1
             if accepted:
                 counts["accepted"] += 1
@@ -237,7 +240,8 @@ def test_sign_in_two_reviewers_and_two_tabs_lose_and_cross_nothing(team_app):
     final_ann = store.working(ann_case)["summary"]
     times = sorted(counts.pop("action_s"))
     print(f"\nteam soak {soak:.0f}s: {counts}, lost {len(lost)}, crossed {len(crossed)}; "
-          f"UI action p50 {times[len(times) // 2]:.2f}s p95 {times[int(len(times) * 0.95)]:.2f}s (n={len(times)})")
+          f"edit shown as saved or refused after p50 {times[len(times) // 2]:.2f}s p95 {times[int(len(times) * 0.95)]:.2f}s "
+          f"(n={len(times)})")
     assert not lost and not crossed
     assert counts["accepted"] == len(logged[ann_case]) + len(logged[bob_case])
     assert final_ann.split(":")[0] + ":" in marks["ann"][-1:] + [m for m in marks["ann"]]
