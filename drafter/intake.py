@@ -206,6 +206,7 @@ class IntakePatterns(BaseModel):
     """The phrase patterns of intake_patterns.yaml, checked on load."""
 
     decision_words: str
+    label_prefix: str = ""
     rfa_title: str
     ur_title: str
     dispute: _Tier
@@ -447,7 +448,8 @@ def _split_inline(rest: str) -> tuple[list[str], str]:
 
 
 def _label_rx(rule: _LabelRule) -> re.Pattern[str]:
-    return _rx(rf"^[ \t]*(?:[-*•][ \t]*|\(?\d{{1,2}}[.)][ \t]*)?(?:{rule.label})(?:[ \t]*\([^)\n]{{0,60}}\))?[ \t]*(?P<sep>[:\-–][ \t]*|$)(?P<rest>[^\n]*)$")
+    prefix = f"(?:{patterns().label_prefix})?" if patterns().label_prefix else ""
+    return _rx(rf"^[ \t]*(?:[-*•][ \t]*|\(?\d{{1,2}}[.)][ \t]*)?{prefix}(?:{rule.label})(?:[ \t]*\([^)\n]{{0,60}}\))?[ \t]*(?P<sep>[:\-–][ \t]*|$)(?P<rest>[^\n]*)$")
 
 
 def _label_at(line: str, tiers: tuple[_Tier, ...]) -> tuple[_LabelRule, re.Match[str]] | None:

@@ -292,3 +292,14 @@ def test_a_progress_report_history_and_medication_table_are_not_disputed_items()
            "Physical therapy 2x6 lumbar:  denied by UR in 01/2016\n\n"
            "Medication | Dose | Since\nNorco 10/325 | TID | 2014\nGabapentin 300mg | BID | 2015\n")
     assert find_items_with_sources([Document("pr2.txt", pr2, "report")]) == []
+
+
+def test_an_rfa_line_under_a_progress_reports_plan_heading_gives_its_items():
+    from drafter.intake import Document, find_items_with_sources, find_request_date_with_source
+
+    text = ("PR-2, exam 03/27/2015. DOI: 06/12/2011. Chronic low back pain 7/10.\n"
+            "PLAN: REQUEST FOR AUTHORIZATION dated 04/03/2015: 1) Additional physical therapy 3x4 lumbar "
+            "2) Norco 10/325 #60 3) Omeprazole 20mg #30\n")
+    found = find_items_with_sources([Document("pasted.txt", text, "pr2")])
+    assert [f.text for f in found] == ["Additional physical therapy 3x4 lumbar", "Norco 10/325 #60", "Omeprazole 20mg #30"]
+    assert str(find_request_date_with_source([Document("pasted.txt", text, "pr2")])[0]) == "2015-04-03"
