@@ -137,12 +137,14 @@ def _queue_panel() -> None:
 
 def _profile_form(user: Identity) -> None:
     row = store().profile(user.id) or {}
-    with st.sidebar.expander("Your signature block" + ("" if row.get("specialty") else " (fill in before signing)")):
+    # a form: the four fields and Save arrive together (a click while a field's own rerun runs is not lost)
+    with st.sidebar.expander("Your signature block" + ("" if row.get("specialty") else " (fill in before signing)")), \
+            st.form("profile", border=False):
         name = st.text_input("Name as signed", value=row.get("name") or user.name, key="prof_name")
         cred = st.text_input("Credentials", value=row.get("credentials", ""), key="prof_cred", placeholder="MD")
         spec = st.text_input("Specialty", value=row.get("specialty", ""), key="prof_spec", placeholder="Physical Medicine and Rehabilitation")
         cert = st.text_input("Board certification", value=row.get("certification", ""), key="prof_cert")
-        if st.button("Save signature block", key="prof_save"):
+        if st.form_submit_button("Save signature block"):
             store().save_profile(user, name, spec, cred, cert)
             st.success("Saved.")
 

@@ -99,7 +99,7 @@ def ready_to_sign(at: AppTest) -> AppTest:
     """Fill what a signature needs: the signature block and any claim header field intake did not find."""
     at.text_input(key="prof_cred").input("MD")
     at.text_input(key="prof_spec").input("Physical Medicine and Rehabilitation")
-    at = at.button(key="prof_save").click().run()
+    at = next(b for b in at.button if b.label == "Save signature block").click().run()
     for key, value in (("hdr-claimant", "J. Doe"), ("hdr-claim_number", "ADJ1234567"),
                        ("claims_basis", "MTUS Chronic Pain Medical Treatment Guidelines")):
         box = at.text_input(key=key)

@@ -242,6 +242,7 @@ def test_sign_in_two_reviewers_and_two_tabs_lose_and_cross_nothing(team_app):
         bob.get_by_label("Credentials").fill("MD")
         bob.get_by_label("Specialty").fill("Orthopaedic Surgery")
         bob.get_by_role("button", name="Save signature block").click()
+        bob.get_by_text("Saved.").wait_for(timeout=60_000)
         _settle(bob)
         for label, value in (("Claimant", "Test Claimant"), ("Claim number", "ADJ0000001"),
                              ("Guideline the Claims Administrator relied on (from the UR letter)", "MTUS Chronic Pain Medical Treatment Guidelines")):
