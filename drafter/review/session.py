@@ -9,7 +9,6 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -149,14 +148,6 @@ def intake_findings(ws: Workspace) -> dict:
     return {"items": items, "request_date": date.isoformat() if date else None, "date_how": how, "date_line": line}
 
 
-def working_from(draft: CaseDraft, case_id: str) -> WorkingState:
-    return WorkingState(
-        case_id=case_id, summary=draft.case_summary.text, model=draft.model, prompt_version=draft.prompt_version,
-        request_date=draft.request_date, warnings=draft.warnings,
-        items=[ItemState(draft=it.model_dump(), rationale=it.rationale, decision=it.decision) for it in draft.items],
-    )
-
-
 class ReviewSession:
     """One reviewer's actions on one case; every change goes to the audit store."""
 
@@ -168,31 +159,6 @@ class ReviewSession:
         self.ws = Workspace(drafter.settings, case_id)
 
     # -- drafting ---------------------------------------------------------------------------------
-    def draft(self, items: list[str], request_date: dt.date | None, on_item: Callable[[int, int, str], None] | None = None,
-              expected_version: int = 0) -> WorkingState:
-        """Draft every item (progress per item), store the draft, start a fresh working copy (refused with the newer
-        text when another tab changed the case meanwhile; the draft itself is kept in the audit trail)."""
-        clean = [i.strip() for i in items]
-        if not clean or any(not i for i in clean):
-            raise IntakeError("Every disputed item needs text; remove empty rows.")
-        case = self.ws.case(items=clean, request_date=request_date)
-        self.store.update_case(self.case_id, items_json=clean, request_date=str(case.request_date) if case.request_date else None)
-        ff = FactFinder(case)
-        case_text = "\n".join(d.text for d in case.evidence)
-        drafted: list[ItemDraft] = []
-        for n, item in enumerate(clean):
-            if on_item:
-                on_item(n, len(clean), item)
-            drafted.append(self.drafter.draft_item(item, case, ff, case_text))
-        if on_item:
-            on_item(len(clean), len(clean), "case summary")
-        draft = self._assemble(case, drafted)
-        self.store.save_draft(self.case_id, self.reviewer, draft.model_dump(), self.drafter.settings.llm.backend)
-        state = working_from(draft, self.case_id)
-        state.header, state.claims_basis = self._letter_fields(case)
-        state.version = self.store.save_working(self.case_id, state.model_dump(), self.reviewer, expected_version)
-        return state
-
     def adopt(self, state: WorkingState | None) -> tuple[WorkingState | None, list[int]]:
         """Take what the case's latest drafting job has finished into the working copy: a new job starts a fresh
         copy; items already taken keep the reviewer's edits. Returns the state and the indexes it added (the
