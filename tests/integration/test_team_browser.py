@@ -179,7 +179,7 @@ def _edit_summary(page, text: str, saved=None) -> tuple[bool | None, float]:
     raise AssertionError(f"the app neither kept nor visibly refused the edit {text!r}")
 
 
-def test_sign_in_two_reviewers_and_two_tabs_lose_and_cross_nothing(team_app):
+def test_sign_in_two_reviewers_and_two_tabs_lose_and_cross_nothing(team_app, capsys):
     from playwright.sync_api import expect, sync_playwright
 
     url, db_url = team_app
@@ -263,9 +263,12 @@ def test_sign_in_two_reviewers_and_two_tabs_lose_and_cross_nothing(team_app):
     crossed = [x for x in logged[ann_case] if str(x).startswith("bob-")] + [x for x in logged[bob_case] if str(x).startswith("ann-")]
     final_ann = store.working(ann_case)["summary"]
     times = sorted(counts.pop("action_s"))
-    print(f"\nteam soak {soak:.0f}s: {counts}, lost {len(lost)}, crossed {len(crossed)}; "
-          f"edit shown as saved or refused after p50 {times[len(times) // 2]:.2f}s p95 {times[int(len(times) * 0.95)]:.2f}s "
-          f"(n={len(times)})")
+    figures = {**counts, "lost": len(lost), "crossed": len(crossed), "soak_s": soak, "n": len(times),
+               "shown_p50_s": round(times[len(times) // 2], 2), "shown_p95_s": round(times[int(len(times) * 0.95)], 2)}
+    (ARTIFACTS / "soak.json").write_text(json.dumps(figures, indent=1))
+    with capsys.disabled():  # printed in every run of the README test command, not only on failure
+        print(f"\nteam soak {soak:.0f}s: {counts}, lost {len(lost)}, crossed {len(crossed)}; edit shown as saved or "
+              f"refused after p50 {figures['shown_p50_s']:.2f}s p95 {figures['shown_p95_s']:.2f}s (n={len(times)})")
     assert not lost and not crossed and counts["shown_saved_not_stored"] == 0
     assert counts["accepted"] == len(logged[ann_case]) + len(logged[bob_case])
     assert final_ann.split(":")[0] + ":" in marks["ann"][-1:] + [m for m in marks["ann"]]
