@@ -151,18 +151,12 @@ def load_case(path: Path, settings: IntakeSettings, items: list[str] | None = No
             problems.append(str(exc))
     if problems:
         raise IntakeError("Cannot read the case:\n" + "\n".join(problems))
-    total = sum(len(d.text) for d in docs)
-    if total > settings.max_case_chars:
-        raise IntakeError(
-            f"{path}: {total:,} characters of text is over the {settings.max_case_chars:,} limit "
-            "(DRAFTER_INTAKE__MAX_CASE_CHARS); give the relevant reports only."
-        )
     case = Case(documents=docs)
+    check_limits(case, settings, str(path))  # the characters first, before any item is looked for
     case.items = [i.strip() for i in items if i.strip()] if items else find_disputed_items(docs)
     if items is not None and any(not i.strip() for i in items):
         raise IntakeError("An --item is empty; give the disputed treatment as the request words it.")
-    if len(case.items) > settings.max_items:
-        raise IntakeError(f"{len(case.items)} disputed items is over the limit of {settings.max_items}; draft them in groups.")
+    check_limits(case, settings, str(path))
     if request_date is not None:
         case.request_date, case.date_source = request_date, "given"
     else:

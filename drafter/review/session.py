@@ -296,27 +296,40 @@ class ReviewSession:
         return ReviewerProfile(name=row["name"], specialty=row["specialty"], credentials=row["credentials"],
                                board_certification=row["certification"]) if row else None
 
-    def letter(self, state: WorkingState, signed_on: dt.date | None = None) -> str:
-        case = self.ws.case(items=[it.draft["item"] for it in state.items],
+    def _letter_case(self, state: WorkingState) -> Case:
+        return self.ws.case(items=[it.draft["item"] for it in state.items],
                             request_date=dt.date.fromisoformat(state.request_date) if state.request_date else None)
-        header = ClaimHeader(**{k: v for k, v in state.header.items() if k in ClaimHeader.model_fields and k != "sources"})
-        return render_letter(case, state.summary, self._letter_items(state), state.model, state.prompt_version, header=header,
-                             profile=self.profile(), claims_basis=state.claims_basis or None, signed_on=signed_on)
 
-    def problems(self, state: WorkingState) -> list[str]:
+    @staticmethod
+    def _header(state: WorkingState) -> ClaimHeader:
+        return ClaimHeader(**{k: v for k, v in state.header.items() if k in ClaimHeader.model_fields and k != "sources"})
+
+    def letter(self, state: WorkingState, signed_on: dt.date | None = None, case: Case | None = None) -> str:
+        """The letter from the working copy (`case`: the case files already read, so a caller reads them once)."""
+        return render_letter(case or self._letter_case(state), state.summary, self._letter_items(state), state.model,
+                             state.prompt_version, header=self._header(state), profile=self.profile(),
+                             claims_basis=state.claims_basis or None, signed_on=signed_on)
+
+    def problems(self, state: WorkingState, case: Case | None = None) -> list[str]:
         """What still stands between this letter and a signature (empty: ready to sign)."""
-        header = ClaimHeader(**{k: v for k, v in state.header.items() if k in ClaimHeader.model_fields and k != "sources"})
         if state.pending or not state.summary:
             return ["The draft is not finished yet: " + ("; ".join(state.pending) or "the case summary") + " still drafting."]
-        return readiness_problems(self.letter(state, signed_on=dt.date.today()), self._letter_items(state), self.profile(), header)
+        signed = self.letter(state, signed_on=dt.date.today(), case=case)
+        return readiness_problems(signed, self._letter_items(state), self.profile(), self._header(state))
+
+    def preview(self, state: WorkingState) -> tuple[str, list[str]]:
+        """The unsigned letter and what blocks signing it, from one reading of the case files (each page rerun)."""
+        case = self._letter_case(state)
+        return self.letter(state, case=case), self.problems(state, case=case)
 
     def approve(self, state: WorkingState) -> str:
         """Sign and record the letter in one transaction; refused, naming what to fix, unless it is ready."""
-        problems = self.problems(state)
+        case = self._letter_case(state)
+        problems = self.problems(state, case=case)
         if problems:
             raise IntakeError("Not ready to sign: " + " ".join(f"({n}) {p}" for n, p in enumerate(problems, 1)))
         today = dt.date.today()
-        text = self.letter(state, signed_on=today)
+        text = self.letter(state, signed_on=today, case=case)
         self.store.approve(self.case_id, self.reviewer, text, state.model_dump(), expected_version=state.version, signed_on=today.isoformat())
         return text
 

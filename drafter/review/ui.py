@@ -618,10 +618,9 @@ def _approve(session: ReviewSession, state: WorkingState) -> None:
     basis = st.text_input("Guideline the Claims Administrator relied on (from the UR letter)", key="claims_basis", placeholder="e.g. MTUS Chronic Pain Medical Treatment Guidelines, page 99")
     if basis.strip() != state.claims_basis:
         _guarded(lambda: session.set_claims_basis(state, basis))
-    letter = session.letter(state)
+    letter, problems = session.preview(state)
     with st.expander("Preview the letter", expanded=False):
         st.text(letter)
-    problems = session.problems(state)
     if problems:
         st.warning("Before signing:\n" + "\n".join(f"- {p}" for p in problems))
     c1, c2, c3, c4 = st.columns(4)
