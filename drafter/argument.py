@@ -22,7 +22,7 @@ from drafter.dates import us_date
 from drafter.facts import Evidence, Fact
 from drafter.retrieval import Hit
 
-PointKind = Literal["limit", "criterion", "recommendation", "definition"]
+PointKind = Literal["limit", "criterion", "recommendation", "definition", "associated"]
 NOT_DOCUMENTED = "The records provided for review do not document"  # how letters state the burden of documentation
 NECESSITY = {
     "upheld": "is not medically necessary",
@@ -63,6 +63,8 @@ class Point(BaseModel):
         return self._guideline_sentence(short=False)
 
     def _guideline_sentence(self, short: bool) -> str:
+        if self.kind == "associated":  # the link to another request of the case; the guideline is that request's
+            return ""
         where = f", {self.where}," if self.where and not self.where.startswith("MTUS") else ""
         if self.where.startswith("MTUS"):
             return f"{self.where} defines {self.fact.replace('_', ' ')} as follows: {self.requirement}."
@@ -95,7 +97,8 @@ class Argument(BaseModel):
         """The argument as plain sentences, in order (the prompt's findings and the fallback's body)."""
         out: list[str] = []
         for p in self.points:
-            out.append(p.guideline_sentence)
+            if p.guideline_sentence:
+                out.append(p.guideline_sentence)
             if p.case:
                 out.append(p.case)
         return out
@@ -292,6 +295,22 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
                                 numbers=[]))
     return Argument(item=a.item, decision=a.decision, points=_as_a_letter_says_it(points), conclusion=conclusion(a.item, a.decision))
+
+
+def associated_argument(item: str, what: str, served: list[tuple[str, Argument]]) -> Argument:
+    """An item that serves requests this review finds not medically necessary: the first guideline point of each
+    request it serves, then the link a letter states ("as the surgery is not necessary, neither is the clearance")."""
+    points: list[Point] = []
+    for _, arg in served:
+        first = next((p for p in arg.points if p.kind != "associated"), None)
+        if first is not None:
+            points.append(first.model_copy(update={"repeat_source": False}))
+    names = " and ".join(i for i, _ in served)
+    those = "those requests are" if len(served) > 1 else "that request is"
+    points.append(Point(kind="associated", status="not_met", requirement=f"{what} follows the request it serves", source="",
+                        case=f"The request for {item} accompanies the request for {names}. Since {those} not medically necessary, "
+                             f"as set out above, the associated {what} is not medically necessary either."))
+    return Argument(item=item, decision="upheld", points=points, conclusion=conclusion(item, "upheld"))
 
 
 def _as_a_letter_says_it(points: list[Point]) -> list[Point]:

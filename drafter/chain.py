@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -12,7 +13,8 @@ from pydantic import BaseModel, Field
 
 from drafter.corpus.schema import TopicMeta
 from drafter.corpus.topics import load_corpus
-from drafter.argument import Argument, build_argument, definition_topics
+from drafter.argument import Argument, associated_argument, build_argument, definition_topics
+from drafter.associated import Association, associations, drafting_order, follow_served
 from drafter.criteria import Assessment, CriterionResult, assess, governing_hits
 from drafter.drafting import draft_rationale
 from drafter.output_checks import CheckResult
@@ -126,9 +128,11 @@ class Drafter:
         return out
 
     def draft_item(self, item: str, case: Case, ff: FactFinder, case_text: str, use_llm: bool = True,
-                   guidance: str = "", regenerate: int = 0) -> ItemDraft:
+                   guidance: str = "", regenerate: int = 0, link: Association | None = None,
+                   served: list[ItemDraft] | None = None) -> ItemDraft:
         """One item. `guidance` is the reviewer's instruction for the prose (never record text); `regenerate`
-        counts Regenerate presses, each sampling with another seed."""
+        counts Regenerate presses, each sampling with another seed. `link` says which requests of the case the item
+        serves (pre-operative clearance for a surgery) and `served` holds their drafts."""
         s = self.settings
         t0 = time.perf_counter()
         parsed = parse_item(item)
@@ -136,13 +140,21 @@ class Drafter:
         retrieved = hits + self.topic_chunks(parsed, hits, case.request_date)
         t1 = time.perf_counter()
         a = assess(item, parsed, hits, self.topics, ff, case.request_date, passages=retrieved)
-        definitions = self.definition_chunks(a, case.request_date) if a.decision == "upheld" else []
-        retrieved += definitions
-        governing = next((h for h in retrieved if h.topic_id == a.governing_topic), None)
-        argument = build_argument(a, self.topics, definitions, lambda name: ff.find(name, parsed), s.checks.max_points, governing)
-        passages = self.passages_for(a, retrieved) if a.governing_topic else []
-        known = {h.chunk_id for h in passages}
-        passages += [h for h in definitions if h.chunk_id not in known and h.chunk_id in argument.chunk_ids]
+        if link is not None and served:
+            a = follow_served(a, link, served)
+        if a.basis == "associated":
+            argument = associated_argument(item, link.what if link else "", [(d.item, d.argument) for d in served or [] if d.argument])
+            # the served requests' own passages, as retrieval returned them for those requests
+            passages = [self.retriever.hit(cid) for cid in argument.chunk_ids if cid in self.retriever.by_id]
+            retrieved += passages
+        else:
+            definitions = self.definition_chunks(a, case.request_date) if a.decision == "upheld" else []
+            retrieved += definitions
+            governing = next((h for h in retrieved if h.topic_id == a.governing_topic), None)
+            argument = build_argument(a, self.topics, definitions, lambda name: ff.find(name, parsed), s.checks.max_points, governing)
+            passages = self.passages_for(a, retrieved) if a.governing_topic else []
+            known = {h.chunk_id for h in passages}
+            passages += [h for h in definitions if h.chunk_id not in known and h.chunk_id in argument.chunk_ids]
         t2 = time.perf_counter()
         d = draft_rationale(self.chat if use_llm else None, s, self.prompts, argument, a.reasons, passages, case_text, case.request_date,
                             self.topics, guidance=guidance, regenerate=regenerate)
@@ -163,6 +175,17 @@ class Drafter:
             tokens={"prompt": gen.prompt_tokens if gen else 0, "completion": gen.completion_tokens if gen else 0},
         )
 
+    def iter_items(self, case: Case, ff: FactFinder, case_text: str, use_llm: bool = True) -> Iterator[tuple[int, ItemDraft]]:
+        """(index, draft) for every item of the case, each request before the requests that serve it (a surgery
+        before its pre-operative clearance), so those follow its decision."""
+        links = associations(case.items)
+        done: dict[int, ItemDraft] = {}
+        for n in drafting_order(case.items):
+            link = links.get(n)
+            served = [done[p] for p in link.primaries if p in done] if link else None
+            done[n] = self.draft_item(case.items[n], case, ff, case_text, use_llm, link=link, served=served)
+            yield n, done[n]
+
     # -- per case ------------------------------------------------------------------------------------
     def draft(self, path: Path, items: list[str] | None = None, request_date: dt.date | None = None) -> CaseDraft:
         t0 = time.perf_counter()
@@ -181,7 +204,7 @@ class Drafter:
         ff = FactFinder(case)
         case_text = "\n".join(d.text for d in case.evidence)
         t_intake = time.perf_counter() - t0
-        drafts = [self.draft_item(i, case, ff, case_text, use_llm) for i in case.items]
+        drafts = [d for _, d in sorted(self.iter_items(case, ff, case_text, use_llm), key=lambda x: x[0])]
         t1 = time.perf_counter()
         facts = select_facts(case, ff, case.items, None)
         summ = summarize(self.chat if summary and use_llm else None, s.llm.backend, self.prompts, facts, s.llm.max_tokens_summary, s.llm.retries)

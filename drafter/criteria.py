@@ -30,7 +30,7 @@ from drafter.retrieval import Hit
 
 Status = Literal["met", "not_met", "unknown"]
 Decision = Literal["upheld", "overturned", "needs_review"]
-Basis = Literal["evidence", "absent_documentation", "none"]
+Basis = Literal["evidence", "absent_documentation", "associated", "none"]
 Confidence = Literal["high", "medium", "low"]
 
 

@@ -271,6 +271,10 @@ class HybridRetriever:
         self.last_timings = {"expand": t1 - t0, "dense": t2 - t1, "bm25": t3 - t2, "total": time.perf_counter() - t0}
         return hits
 
+    def hit(self, chunk_id: str) -> Hit:
+        """The indexed chunk as a Hit with no score (a passage an earlier search returned, cited again)."""
+        return self._hit(self.by_id[chunk_id], 0.0, {})
+
     @staticmethod
     def _hit(c: Chunk, score: float, ranks: dict[str, int]) -> Hit:
         m = c.metadata

@@ -95,17 +95,21 @@ class DraftQueue:
         case = session.ws.case(items=items, request_date=date)
         ff = FactFinder(case)
         case_text = "\n".join(d.text for d in case.evidence)
-        drafted = []
-        for n, item in enumerate(items):
+        drafted = {}
+        todo = self.drafter.iter_items(case, ff, case_text)
+        while True:
             if self.store.job(job["id"])["status"] == "cancelling":
                 self.store.set_job_status(job["id"], "cancelled")
                 return
             with self.lock:
-                d = self.drafter.draft_item(item, case, ff, case_text)
-            drafted.append(d)
+                nxt = next(todo, None)
+            if nxt is None:
+                break
+            n, d = nxt
+            drafted[n] = d
             self.store.add_job_result(job["id"], n, d.model_dump())
         with self.lock:
-            draft = session._assemble(case, drafted)
+            draft = session._assemble(case, [drafted[n] for n in sorted(drafted)])
         self.store.save_draft(job["case_id"], user, draft.model_dump(), self.drafter.settings.llm.backend)
         header, basis = session._letter_fields(case)
         self.store.add_job_result(job["id"], SUMMARY, {"summary": draft.case_summary.text, "model": draft.model,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from drafter.associated import associations
 from drafter.chain import CaseDraft, Drafter, ItemDraft
 from drafter.claim_header import ClaimHeader, find_claim_header
 from drafter.facts import FactFinder
@@ -222,8 +223,12 @@ class ReviewSession:
         ff = FactFinder(case)
         old = state.items[index]
         presses = int(old.draft.get("regenerations", 0)) + 1
+        link = associations(items).get(index)
+        # a served request counts with the decision the reviewer now holds for it, not the one first proposed
+        served = [ItemDraft.model_validate(state.items[p].draft).model_copy(update={"decision": state.items[p].decision})
+                  for p in link.primaries if p < len(state.items) and state.items[p].draft] if link else None
         new = self.drafter.draft_item(items[index], case, ff, "\n".join(d.text for d in case.evidence),
-                                      guidance=guidance.strip()[:300], regenerate=presses)
+                                      guidance=guidance.strip()[:300], regenerate=presses, link=link, served=served)
         dumped = new.model_dump()
         dumped["regenerations"] = presses
         state.items[index] = ItemState(draft=dumped, rationale=new.rationale, decision=new.decision)

@@ -181,3 +181,33 @@ def test_seed_like_pt_case_argues_the_course_and_functional_improvement(fake_dra
     assert "9792.20(f)" in text and "page 8" in text and "functional improvement" in text
     assert text.endswith("is not medically necessary.")
     assert [c.name for c in item.checks if not c.passed] == []
+
+
+SURGERY_CASE = """PRIMARY TREATING PHYSICIAN'S PROGRESS REPORT dated 03/02/2015 (written for this test).
+The applicant is a 48-year-old mechanic injured on 06/01/2013. He reports right shoulder pain with overhead work.
+MRI of 01/2015 shows supraspinatus tendinosis without a full-thickness tear. He has had 6 physical therapy visits.
+PLAN: Request authorization for right shoulder arthroscopy with subacromial decompression, preoperative medical clearance,
+post-operative physical therapy x 12 and a cold therapy unit."""
+
+
+@pytest.mark.parametrize("use_llm", [False, True])
+def test_requests_serving_an_unnecessary_surgery_follow_it_and_cite_its_passages(fake_drafter, tmp_path, use_llm):
+    """Pre-operative clearance, post-operative therapy and post-operative equipment requested with a surgery that is
+    not medically necessary are not medically necessary either; they are drafted after the surgery whatever the order,
+    and cite only passages retrieval returned for it."""
+    (tmp_path / "pr2.txt").write_text(SURGERY_CASE)
+    from drafter.intake import load_case
+
+    items = ["Preoperative medical clearance", "Post-operative physical therapy x 12", "Right shoulder arthroscopy with subacromial decompression",
+             "Cold therapy unit 7-day rental"]
+    case = load_case(tmp_path, fake_drafter.settings.intake, items=items)
+    draft = fake_drafter.draft_case(case, use_llm=use_llm)
+    by = {d.item: d for d in draft.items}
+    surgery = by[items[2]]
+    assert [d.item for d in draft.items] == items and surgery.decision == "upheld" and surgery.basis != "associated"
+    for name in (items[0], items[1], items[3]):
+        d = by[name]
+        assert (d.decision, d.basis) == ("upheld", "associated"), name
+        assert d.citations and {c.chunk_id for c in d.citations} <= set(surgery.retrieved_chunk_ids)
+        assert "arthroscopy" in d.rationale.lower() and d.rationale.endswith("is not medically necessary.")
+        assert [c.name for c in d.checks if not c.passed] == []
