@@ -24,7 +24,7 @@ TEMPLATE_VARIABLES: dict[str, set[str]] = {
     "rationale": {"item", "request_date", "decision_word", "necessity_phrase", "passages", "argument", "guidance"},
     "case_summary": {"facts"},
     "fallback_rationale": {"points", "findings", "conclusion"},
-    "fallback_summary": {"blocks"},
+    "fallback_summary": {"paragraphs"},
     "no_retrieval": {"item", "case_summary"},  # the "LLM without retrieval" baseline of the eval harness
 }
 

@@ -1,34 +1,245 @@
-"""The case summary opens in the letters' voice from facts the fact layer found, and attributes record sentences."""
+"""The case summary reads like a signed letter's: whole sentences in the letter's order, every one traceable to the
+record, the UR decision with its date in the phrasings records use. (Sample texts written for these tests.)"""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from drafter.facts import FactFinder
 from drafter.intake import Case, Document
+from drafter.llm import FakeChatModel
+from drafter.metrics.summary import sentence_faults, split_sentences, summary_coverage, summary_order, summary_voice
 from drafter.prompts import PromptLibrary
 from drafter.settings import REPO_ROOT
-from drafter.summary import fallback_summary, select_facts
+from drafter.summary import find_ur_decision, letter_sentence, noun_phrase, select_facts, summarize
 
+PROMPTS = PromptLibrary(REPO_ROOT / "prompts")
+ITEM = "Physical therapy 2x6 lumbar spine"
+
+# SAMPLE - fictional progress report, written for this test.
 PR2 = """PRIMARY TREATING PHYSICIAN'S PROGRESS REPORT (PR-2)
 Date of exam: 04/02/2015
+Patient: [redacted]     Date of injury: 09/14/2012     Claim no.: [redacted]
+Body parts: lumbar spine; right knee (denied)
+
 ## History
-The patient is a 52-year-old warehouse worker. Date of injury: 09/14/2012.
+The patient is a 52-year-old warehouse worker who hurt his back lifting pallets. Thus far, he has been treated with
+physical therapy, naproxen and time off work. Also, he reports that the last visit on 01/20/2015 went well.
+
 ## Treatment to date
-Physical therapy 12 visits in 2014 with no lasting benefit.
-## Objective
-Lumbar flexion 40 degrees. Tenderness over the L4-S1 paraspinals.
-## Work status
-Temporarily totally disabled.
-## Plan
-Request authorization: Physical therapy 2x6 lumbar spine.
+Physical therapy: 12 visits in 2014 with no lasting benefit.
+No injections.
+
+SUBJECTIVE:
+He reports low back pain 7/10, worse with sitting more than 20 minutes.
+
+OBJECTIVE:
+Lumbar flexion 40 degrees, extension 10 degrees.
+Tenderness over the L4-S1 paraspinals.
+Straight leg raise negative bilaterally.
+
+DIAGNOSES:
+1. Lumbar sprain/strain with myofascial pain (847.2).
+2. Right knee contusion, resolved.
+
+CURRENT MEDICATIONS:
+Naproxen 550 mg twice daily.
+Tramadol 50 mg at bedtime as needed.
+
+WORK STATUS:
+Temporarily totally disabled through 05/15/2015.
+
+TREATMENT PLAN:
+1. Request authorization: Physical therapy 2x6 lumbar spine.
+Frequency: 2 times per week Duration: 6 weeks Quantity: 12 visits
+"""
+
+UR = """UTILIZATION REVIEW DETERMINATION
+Date of decision: 04/10/2015
+Date of injury: 09/14/2012
+Physical therapy 2x6 lumbar spine:  Non-certified
+RATIONALE: The guideline course has been exceeded.
 """
 
 
-def test_summary_opens_with_the_applicant_injury_work_status_and_request():
-    case = Case(documents=[Document(name="pr2_2015-04-02.txt", text=PR2, kind="report")], items=["Physical therapy 2x6 lumbar spine"])
+def _case(*docs: tuple[str, str, str], items: list[str] | None = None) -> Case:
+    return Case(documents=[Document(name=n, text=t, kind=k) for n, t, k in docs], items=items if items is not None else [ITEM])
+
+
+def _summary(case: Case) -> tuple[str, list]:
     facts = select_facts(case, FactFinder(case), case.items, None)
-    assert all(f.span.document == "pr2_2015-04-02.txt" for f in facts), "every sentence is traceable to the record"
-    text = fallback_summary(PromptLibrary(REPO_ROOT / "prompts"), facts)
-    assert text.startswith("The applicant is a 52-year-old injured worker who sustained an industrial injury on 09/14/2012.")
-    assert "the applicant was not working" in text and "The request under review is for Physical therapy 2x6 lumbar spine." in text
-    assert "The progress report dated 04/02/2015 notes:" in text
-    assert "#" not in text and "Treatment to date." not in text
+    s = summarize(None, "none", PROMPTS, facts, 0, 0)
+    return s.text, facts
+
+
+@pytest.fixture(scope="module")
+def drafted():
+    case = _case(("pr2_2015-04-02.txt", PR2, "report"), ("ur_2015-04-10.txt", UR, "ur"))
+    text, facts = _summary(case)
+    return case, text, facts
+
+
+def test_every_sentence_is_a_whole_letter_sentence(drafted):
+    _, text, _ = drafted
+    sents = split_sentences(text)
+    assert len(sents) >= 8
+    assert [(s, sentence_faults(s)) for s in sents if sentence_faults(s)] == []
+    assert summary_voice(text).value == 1.0
+
+
+def test_no_fragments_labels_connectives_or_cut_sentences(drafted):
+    _, text, _ = drafted
+    for bad in ("Thus far", "Also,", "...", "Frequency:", "Duration:", "Claim no.", "OBJECTIVE", "##", "No injections", "1."):
+        assert bad not in text, bad
+    # the connective and the subject were rewritten, not the sentence dropped
+    assert "The applicant has been treated with physical therapy, naproxen and time off work." in text
+    assert "The applicant is a 52-year-old warehouse worker who hurt his back lifting pallets." in text
+
+
+def test_the_letter_order_and_its_sentences(drafted):
+    _, text, facts = drafted
+    labels = [f.label for f in facts]
+    order = ["applicant", "injury", "treatment", "complaints", "findings", "diagnoses", "medications", "work_status", "request",
+             "utilization_review"]
+    assert labels == sorted(labels, key=order.index)
+    assert set(labels) == set(order)
+    expect = [
+        "The applicant is a 52-year-old warehouse worker",
+        "The date of injury was 09/14/2012.",
+        "The claim involves the lumbar spine; right knee (denied).",
+        "Treatment to date included physical therapy, 12 visits in 2014 with no lasting benefit.",
+        "The applicant reports low back pain 7/10",
+        "On 04/02/2015, examination findings included lumbar flexion 40 degrees, extension 10 degrees; tenderness over the "
+        "L4-S1 paraspinals; straight leg raise negative bilaterally.",
+        "The diagnoses included lumbar sprain/strain with myofascial pain (847.2); right knee contusion, resolved.",
+        "Medications as of 04/02/2015 included naproxen 550 mg twice daily; tramadol 50 mg at bedtime as needed.",
+        "As of 04/02/2015, the applicant's work status was temporarily totally disabled through 05/15/2015.",
+        "The request under review is for physical therapy 2x6 lumbar spine.",
+        "In a utilization review report dated 04/10/2015, the claims administrator non-certified a request for physical "
+        "therapy 2x6 lumbar spine.",
+    ]
+    at = [text.find(e) for e in expect]
+    assert all(a >= 0 for a in at), [e for e, a in zip(expect, at) if a < 0]
+    assert at == sorted(at)
+    assert summary_order(text).value == 1.0
+    assert summary_coverage(text, PR2 + UR, [ITEM]).value == 1.0
+
+
+def test_sources_are_traceable(drafted):
+    case, text, facts = drafted
+    s = summarize(None, "none", PROMPTS, facts, 0, 0)
+    assert s.sources and len(s.sources) >= len(facts)
+    for src in s.sources:
+        assert case.doc(src["file"]).text[src["start"]:src["end"]] == src["quote"], src
+        assert src["quote"].strip()
+    for f in facts:  # every sentence rests on at least one span, and its dates are in its spans
+        assert f.spans
+        quoted = " ".join(x.quote for x in f.spans)
+        for date in ("09/14/2012", "05/15/2015"):
+            if date in f.text and f.label != "findings":
+                assert date in quoted or date.replace("/", "-") in quoted, (f.text, quoted)
+
+
+@pytest.mark.parametrize("record, kind", [
+    ("UR dated 03/20/2014 did not certify the therapy.", "report"),
+    ("In a Utilization Review Report dated March 20, 2014, the claims administrator non-certified a request for physical "
+     "therapy.", "report"),
+    ("Physical therapy 2x6 lumbar spine was non-certified on 3/20/14 by the claims administrator.", "report"),
+    ("UTILIZATION REVIEW DECISION\nDate of Decision: 03/20/2014\nDate of injury: 09/14/2012\n"
+     "Physical therapy 2x6 lumbar spine: Non-certified", "ur"),
+])
+def test_ur_date_in_the_common_phrasings(record, kind):
+    note = "PROGRESS REPORT\nDate of exam: 03/10/2014\nThe patient is a 40-year-old clerk. Date of injury: 09/14/2012.\n"
+    docs = [("pr2_2014-03-10.txt", note, "report"), ("ur_letter.txt" if kind == "ur" else "note.txt", record, kind)]
+    case = _case(*docs)
+    found = find_ur_decision(case)
+    assert found is not None and found[0].isoformat() == "2014-03-20"
+    _, span, groups = found
+    assert case.doc(span.document).text[span.start:span.end] == span.quote
+    text, _ = _summary(case)
+    assert "In a utilization review report dated 03/20/2014, the claims administrator " in text
+    ur_sentence = next(s for s in split_sentences(text) if "utilization review report dated" in s)
+    assert not sentence_faults(ur_sentence)
+
+
+def test_ur_decision_words_follow_the_letter():
+    ur = ("UTILIZATION REVIEW DETERMINATION\nDate of notice: 06/21/2016\n"
+          "OxyContin 40mg #90:  Modified to #60\nTizanidine 4mg #60:  Non-certified\n")
+    case = _case(("ur_2016-06-21.txt", ur, "ur"), items=["OxyContin 40mg #90", "Tizanidine 4mg #60"])
+    date, _, groups = find_ur_decision(case)
+    assert date.isoformat() == "2016-06-21"
+    assert {w: its for w, its, _ in groups} == {"modified": ["OxyContin 40mg #90"], "non-certified": ["Tizanidine 4mg #60"]}
+
+
+def test_a_ur_letter_without_a_labelled_date_takes_its_first_own_date():
+    ur = "UTILIZATION REVIEW\nDate of injury: 01/02/2013\nRFA received: 02/01/2014\nIssued 02/07/2014\nThe request was denied."
+    date, span, _ = find_ur_decision(_case(("ur.txt", ur, "ur")))
+    assert date.isoformat() == "2014-02-07" and span.quote == "02/07/2014"
+
+
+def test_no_ur_date_no_ur_sentence():
+    case = _case(("pr2.txt", PR2, "report"))
+    assert find_ur_decision(case) is None
+    assert "utilization review" not in _summary(case)[0]
+
+
+@pytest.mark.parametrize("record, letter", [
+    ("Thus far, she has been treated with acupuncture.", "The applicant has been treated with acupuncture."),
+    ("However, the claimant continues to work full duty", "The applicant continues to work full duty."),
+    ("- Returned to regular duty on 08/01/2016.", "The applicant returned to regular duty on 08/01/2016."),
+    ("3. Patient states the brace helps.", "The applicant states the brace helps."),
+])
+def test_record_sentences_become_letter_sentences(record, letter):
+    assert letter_sentence(record) == letter
+
+
+@pytest.mark.parametrize("fragment", [
+    "Frequency: 2 times per week Duration: 6 weeks",      # field labels
+    "Lumbar flexion 40 degrees, extension 10 degrees.",    # no verb: a noun phrase, not a sentence
+    "She reports the pain is worse when (sitting",         # cut mid-way
+    "She reports that the pain ...",                       # an ellipsis
+    "TREATMENT PLAN",
+    "Signed: [redacted], M.D.",
+])
+def test_fragments_are_left_out_not_copied(fragment):
+    assert letter_sentence(fragment) is None
+
+
+def test_noun_phrases_keep_names_and_abbreviations():
+    assert noun_phrase("Lumbar flexion 40 degrees.") == "lumbar flexion 40 degrees"
+    assert noun_phrase("McMurray test positive medially.") == "McMurray test positive medially"
+    assert noun_phrase("EMG/NCV normal.") == "EMG/NCV normal"
+    assert noun_phrase("Date of injury: 01/02/2013 Claim: [redacted]") is None
+
+
+def test_summary_voice_catches_the_old_copied_fragments():
+    old = ("The progress report dated 04/02/2015 notes: Date of injury: 09/14/2012 Body parts: lumbar spine. "
+           "The body parts claimed by the employer are cervical spine, lumbar spine, right shoulder, sleep, internal (GERD - denied) "
+           "Thus far, the applicant has been treated with physical therapy. Also, she was seen ...")
+    r = summary_voice(old)
+    assert r.value is not None and r.value == 0.0
+    faults = [f for s in split_sentences(old) for f in sentence_faults(s)]
+    assert {"field label", "run-on", "starts with a connective", "ellipsis"} <= set(faults)
+
+
+def test_coverage_names_what_is_missing():
+    r = summary_coverage("The applicant is a 52-year-old warehouse worker.", PR2 + UR, [ITEM])
+    assert r.value is not None and r.value < 0.3
+    assert "utilization_review" in r.reason and "diagnoses" in r.reason
+
+
+def test_the_model_path_keeps_supported_sentences_and_drops_cut_ones(drafted):
+    _, _, facts = drafted
+    reply = {"sentences": [
+        {"text": "The applicant is a 52-year-old warehouse worker who hurt his back lifting pallets.", "fact_ids": ["F1"]},
+        {"text": "The applicant reports ...", "fact_ids": ["F2"]},
+        {"text": "The applicant had 40 sessions of hydrotherapy.", "fact_ids": ["F99"]},
+    ]}
+    fake = FakeChatModel(script=[json.dumps(reply)])
+    s = summarize(fake, "fake", PROMPTS, facts, 400, 0)
+    assert not s.fallback_used
+    assert s.text == "The applicant is a 52-year-old warehouse worker who hurt his back lifting pallets."
+    assert {w for _, w in s.dropped} == {"it cuts a sentence with an ellipsis", "it cites no listed fact"}
+    assert all(src["label"] == facts[0].label for src in s.sources)

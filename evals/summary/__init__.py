@@ -1,0 +1,1 @@
+"""Case summary benchmark: python -m evals.summary (see __main__.py)."""
