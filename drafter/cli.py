@@ -210,11 +210,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from drafter.evaluation.runner import check_gates, run_eval
 
     if args.target[0] == "compare":
-        from drafter.evaluation.compare import compare_runs, format_comparison
+        from drafter.evaluation.compare import (
+            compare_runs, format_comparison, format_template_diff, format_text_changes, template_diff, text_changes,
+        )
 
         if len(args.target) != 3:
-            raise QueryError("Usage: imr-drafter eval compare RUN_A RUN_B")
-        print(format_comparison(compare_runs(Path(args.target[1]), Path(args.target[2]), args.system)))
+            raise QueryError("Usage: imr-drafter eval compare RUN_A RUN_B [--text]")
+        run_a, run_b = Path(args.target[1]), Path(args.target[2])
+        print(format_comparison(compare_runs(run_a, run_b, args.system)))
+        if args.text:
+            try:
+                print("\n" + format_template_diff(template_diff(run_a, run_b)))
+            except DrafterError as exc:  # a run from before runs kept their templates: the text diff still works
+                print(f"\n{exc}")
+            print("\n" + format_text_changes(text_changes(run_a, run_b, args.system)))
         return 0
     if len(args.target) != 1 or not args.out:
         raise QueryError("Usage: imr-drafter eval LETTERS_DIR --out RUN_DIR [--backend NAME] [--prompts DIR] [--limit N] [--workers N]")
@@ -312,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1, help="processes (the embedded model always uses one)")
     s.add_argument("--systems", help="comma list of full,retrieval_only,llm_no_retrieval,always_uphold (default all)")
     s.add_argument("--system", default="full", help="system to compare (eval compare)")
+    s.add_argument("--text", action="store_true", help="eval compare: also print the template diff and each changed item's two rationales as a word diff")
     s.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when a metric is below VALUE, or above it with METRIC<=VALUE (repeatable)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_eval)

@@ -2,6 +2,8 @@
 
 Resumable: rows already in RUN_DIR/results.jsonl are skipped. Memory stays flat on large archives:
 letters are parsed one at a time (or a batch per worker) and each row is written, then forgotten.
+RUN_DIR/prompts/ keeps a copy of the templates the run used, so its prompts can be diffed later even after
+the prompts folder was edited (`imr-drafter eval compare`, the app's Prompts page).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -125,6 +128,41 @@ def _done_keys(results: Path) -> set[tuple[str, int, str]]:
     return {(r["letter"], r["item_index"], r["system"]) for r in iter_rows(results)}
 
 
+class PromptSnapshotMismatch(DrafterError):
+    """A resumed run would mix drafts from two different prompt versions."""
+
+
+def snapshot_prompts(prompts_dir: Path, out: Path) -> Path:
+    """Copy the templates of `prompts_dir` into OUT/prompts/ (once); on a resumed run, check they are the same."""
+    from drafter.prompts import PromptLibrary
+
+    lib = PromptLibrary(prompts_dir)
+    current = {f"{t.name}.j2": t.source for t in lib.templates.values()}
+    snap = Path(out) / "prompts"
+    how = (f"{out} was started with other prompt templates than {prompts_dir}; "
+           "give a new --out for these prompts (or restore the templates the run started with to resume it).")
+    if snap.is_dir():
+        saved = {p.name: p.read_text(encoding="utf-8") for p in snap.glob("*.j2")}
+        if saved != current:
+            raise PromptSnapshotMismatch(how)
+        return snap
+    prov = Path(out) / "provenance.json"
+    if prov.exists():  # a run from before runs kept their templates: its provenance still names its prompt version
+        try:
+            started = json.loads(prov.read_text(encoding="utf-8")).get("prompt_version")
+        except ValueError:
+            started = None
+        if started and started != lib.version:
+            raise PromptSnapshotMismatch(how)
+    tmp = Path(out) / "prompts.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted copy
+    tmp.mkdir(parents=True)
+    for name, source in current.items():
+        (tmp / name).write_text(source, encoding="utf-8")
+    tmp.rename(snap)  # whole or absent: an interrupted copy is never taken for the run's templates
+    return snap
+
+
 def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[str, ...] = SYSTEMS, limit: int = 0,
              workers: int = 1, progress: bool = True) -> dict[str, Any]:
     out = Path(out)
@@ -139,6 +177,7 @@ def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[st
         files = files[:limit]
     if not files:
         raise DrafterError(f"{letters_dir}: no .txt or .pdf letters found.")
+    snapshot_prompts(settings.prompts_dir, out)
     t0 = time.perf_counter()
     stats = {"letters": 0, "parse_errors": 0, "rows_written": 0, "rows_skipped": len(done)}
     try:

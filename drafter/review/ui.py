@@ -524,7 +524,7 @@ def _item(session: ReviewSession, state: WorkingState, i: int, it, details: bool
     if d["decision"] == "needs_review":
         st.warning("The criteria check could not decide this item: " + " ".join(d["reasons"]))
     basis = {"evidence": "rests on record text", "absent_documentation": "rests on what the records do not document",
-             "none": "no basis"}.get(d.get("basis", "none"), "")
+             "associated": "follows the request it serves", "none": "no basis"}.get(d.get("basis", "none"), "")
     st.caption(f"Proposed: {DECISION_LABEL[d['decision']]} · confidence {d.get('confidence', 'low')} · {basis}")
     choice = st.selectbox("Decision", DECISIONS, format_func=DECISION_LABEL.get, key=f"dec-{i}")
     if choice != it.decision:
@@ -769,6 +769,84 @@ def prompts_page() -> None:
             m = run_eval(letters[which], out, s, systems=("full", "always_uphold"), limit=int(limit), progress=False)
         st.success(f"Run saved in {out}")
         st.json({k: v.get("value") if isinstance(v, dict) else v for k, v in m["full"].items() if k != "confusion"})
+    _compare_runs_panel()
+
+
+_DIFF_STYLE = ("<style>.promptdiff del{background:#ffd7d5;text-decoration:line-through}"
+               ".promptdiff ins{background:#ccf0d6;text-decoration:none}</style>")
+
+
+def _text_block(text: str) -> None:
+    """A rationale as escaped HTML (not markdown: a '$' or '*' in a draft must not change how it reads)."""
+    st.html(f"<div class='promptdiff'>{html.escape(text)}</div>")
+
+
+def _compare_runs_panel() -> None:
+    """Two eval runs from DRAFTER_HOME/evals on the same items: prompt version A -> B, the template diff, the
+    metric deltas, and per item the letter's rationale beside both drafts with the changed words marked."""
+    from drafter.evaluation.compare import compare_runs, highlight_html, run_prompt_version, template_diff, text_changes
+
+    st.subheader("Compare two runs")
+    root = _under_home("evals")
+    runs = sorted([p.name for p in root.iterdir() if (p / "results.jsonl").exists()], reverse=True)
+    if len(runs) < 2:
+        st.caption(f"Two eval runs in {root} are needed (run the eval above once per prompt version).")
+        return
+    left, right = st.columns(2)
+    name_a = left.selectbox("Run A (before)", runs, index=1, key="cmp_a")
+    name_b = right.selectbox("Run B (after)", runs, index=0, key="cmp_b")
+    if name_a == name_b:
+        st.info("Pick two different runs.")
+        return
+    run_a, run_b = root / name_a, root / name_b  # names listed from root only: the comparison stays in DRAFTER_HOME/evals
+    st.markdown(f"**Prompt version** `{run_prompt_version(run_a)}` -> `{run_prompt_version(run_b)}`")
+    try:
+        td = template_diff(run_a, run_b)
+    except DrafterError as exc:
+        st.warning(str(exc))
+    else:
+        if not td.changed:
+            st.caption("Both runs used the same templates.")
+        for t in td.changed:
+            st.markdown(f"**{t.name}.j2**: version {t.version_a or '(absent)'} -> {t.version_b or '(absent)'}")
+            st.code(t.diff, language="diff")
+    try:
+        summary = compare_runs(run_a, run_b)
+        changes = text_changes(run_a, run_b)
+    except DrafterError as exc:
+        st.error(str(exc))
+        return
+    st.markdown(f"**Metric deltas** over {summary['items']} items of system `{summary['system']}` (B - A, paired bootstrap 95% CI)")
+    rows = [f"| {_cell(m)} | {v['a']:.3f} | {v['b']:.3f} | {v['delta']:+.3f} | [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}] |"
+            for m, v in summary["metrics"].items()]
+    st.markdown("\n".join(["| Metric | A | B | B - A | 95% CI |", "|---|---:|---:|---:|---|", *rows]))
+    moved = [c for c in changes if c.decision_changed or c.text_changed]
+    st.caption(f"{sum(c.decision_changed for c in changes)} decision(s) and {sum(c.text_changed for c in changes)} rationale(s) "
+               f"changed among {len(changes)} items.")
+    shown = moved if st.checkbox("Only items whose decision or text changed", value=True, key="cmp_only") else changes
+    st.html(_DIFF_STYLE)
+    for c in shown:
+        what = "DECISION CHANGED" if c.decision_changed else ("text changed" if c.text_changed else "same")
+        with st.expander(f"{Path(c.letter).name} #{c.item_index} {c.item}: {c.decision_a} -> {c.decision_b} ({what})"):
+            st.markdown(f"**The letter's rationale** ({c.letter_decision})")
+            _text_block(c.letter_rationale)
+            col_a, col_b = st.columns(2)
+            for box, side, decision, recall, rouge in ((col_a, "a", c.decision_a, c.page_recall_a, c.rouge_l_a),
+                                                       (col_b, "b", c.decision_b, c.page_recall_b, c.rouge_l_b)):
+                with box:
+                    st.markdown(f"**Draft {side.upper()}** ({decision})")
+                    st.caption(f"page recall {_score(recall)}, ROUGE-L {_score(rouge)}")
+                    st.html(f"<div class='promptdiff'>{highlight_html(c.words, side)}</div>")
+            st.caption(f"Decision {c.decision_a} -> {c.decision_b}; page recall {_signed(c.page_recall_delta)}, "
+                       f"ROUGE-L {_signed(c.rouge_l_delta)}")
+
+
+def _score(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def _signed(v: float | None) -> str:
+    return "-" if v is None else f"{v:+.2f}"
 
 
 def _model_log(user: Identity) -> None:

@@ -257,3 +257,74 @@ def test_prompts_page_shows_what_the_model_saw_for_the_open_case(app_env):
     assert "The argument, already decided, in order:" in shown, "the rendered prompt is shown"
     assert '"rationale"' in shown, "the model's raw reply is shown"
     assert any("Output checks on the final text" in c.value for c in log.caption)
+
+
+def _fake_run(folder, version: str, rationale_template: str, drafts: list[tuple[str, str]]) -> None:
+    """A tiny eval run as `imr-drafter eval` writes it: results.jsonl, provenance.json and the prompts/ snapshot."""
+    (folder / "prompts").mkdir(parents=True)
+    (folder / "prompts" / "rationale.j2").write_text(rationale_template)
+    (folder / "prompts" / "system.j2").write_text("{# version: 1 #}\nYou draft IMR letters for a physician to edit.\n")
+    (folder / "provenance.json").write_text(json.dumps({"prompt_version": version, "run": {}}))
+    rows = []
+    for i, ((decision, text), item) in enumerate(zip(drafts, ["Aquatic therapy x8", "Meloxicam 15mg #30"])):
+        rows.append({"letter": "/letters/sample-letter-07.txt", "item_index": i, "system": "full",
+                     "gold": {"item": item, "decision": "upheld", "citations": [], "rationale": f"The letter's own reasoning on {item}."},
+                     "draft": {"decision": decision, "rationale": text, "citations": []},
+                     "metrics": {"decision": {"value": float(decision == "upheld"), "reason": "r"},
+                                 "rouge_l": {"value": 0.1 + 0.1 * len(text.split()) / 10, "reason": "r"}}})
+    (folder / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture
+def two_runs_home(monkeypatch, tmp_path):
+    """DRAFTER_HOME with two hand-written eval runs of two prompt versions (the Prompts page needs no index)."""
+    for k in list(os.environ):
+        if k.startswith("DRAFTER_"):
+            monkeypatch.delenv(k)
+    home = tmp_path / "home"
+    monkeypatch.setenv("DRAFTER_HOME", str(home))
+    monkeypatch.setenv("DRAFTER_LLM__BACKEND", "fake")
+    monkeypatch.setenv("DRAFTER_AUTH__QA_LEADS", '["qa@example.org"]')
+    _fake_run(home / "evals" / "20240101-000000-base", "rationale@3#aaaa1111",
+              "{# version: 3 #}\nWrite the rationale from the argument.\n",
+              [("overturned", "Aquatic therapy is reasonable for this applicant."),
+               ("upheld", "Long-term NSAID use lacks a <b>documented</b> benefit & monitoring.")])
+    _fake_run(home / "evals" / "20240102-000000-try", "rationale@4#bbbb2222",
+              "{# version: 4 #}\nWrite the rationale from the argument.\nName the page of every limit you compare against.\n",
+              [("upheld", "Aquatic therapy is not supported without extreme obesity documented on page 22."),
+               ("upheld", "Long-term NSAID use lacks a <b>documented</b> benefit & monitoring.")])
+    return home
+
+
+def test_prompts_page_compares_two_runs_for_a_qa_lead_only(two_runs_home):
+    at = start("qa", page="prompts")
+    assert not at.exception, at.exception
+    assert (at.selectbox(key="cmp_a").value, at.selectbox(key="cmp_b").value) == ("20240101-000000-base", "20240102-000000-try")
+    assert any("`rationale@3#aaaa1111` -> `rationale@4#bbbb2222`" in m.value for m in at.markdown)
+    assert any("rationale.j2**: version 3 -> 4" in m.value for m in at.markdown)
+    diffs = [c.value for c in at.code if c.language == "diff"]
+    assert len(diffs) == 1, "only the changed template is diffed"
+    assert "+Name the page of every limit you compare against." in diffs[0] and "-{# version: 3 #}" in diffs[0]
+    table = next(m.value for m in at.markdown if m.value.startswith("| Metric | A | B | B - A |"))
+    assert "| decision | 0.500 | 1.000 | +0.500 |" in table and "| rouge_l |" in table
+    items = [e for e in at.expander if "#0" in e.label or "#1" in e.label]
+    assert len(items) == 1 and "DECISION CHANGED" in items[0].label and "overturned -> upheld" in items[0].label
+    shown = [h.value for h in items[0].html]
+    assert any("The letter&#x27;s own reasoning on Aquatic therapy x8." in h for h in shown)
+    assert any("<del>reasonable for this applicant</del>" in h for h in shown), shown
+    assert any("<ins>not supported without extreme obesity documented on page 22</ins>" in h for h in shown), shown
+
+    at.checkbox(key="cmp_only").uncheck().run()  # the unchanged item too, its markup escaped
+    items = [e for e in at.expander if "#0" in e.label or "#1" in e.label]
+    assert [("DECISION" in e.label, "(same)" in e.label) for e in items] == [(True, False), (False, True)]
+    same = " ".join(h.value for h in items[1].html)
+    assert "&lt;b&gt;documented&lt;/b&gt; benefit &amp; monitoring" in same and "<b>" not in same
+
+    at.selectbox(key="cmp_b").select("20240101-000000-base").run()
+    assert any("two different runs" in i.value for i in at.info)
+
+    ann = start("ann", page="prompts")
+    assert not ann.exception, ann.exception
+    assert not [s for s in ann.selectbox if s.key in ("cmp_a", "cmp_b")]
+    assert not [c for c in ann.code if c.language == "diff"] and not any("| Metric |" in m.value for m in ann.markdown)
+    assert not any("Compare two runs" in h.value for h in ann.subheader)
