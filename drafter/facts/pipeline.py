@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from drafter.facts.schema import Evidence, FactRule
+from drafter.facts.medspacy_speed import speed_up
 
 RULES_PACKAGE = "drafter.facts"
 SPAN_GROUP = "facts"
@@ -98,59 +99,6 @@ def _quiet_loguru() -> None:
         pass
 
 
-@lru_cache(maxsize=1)
-def _one_pass_regex_matcher():
-    """medspaCy's RegexMatcher with the same matches, reading the doc's text and token offsets once per doc.
-
-    The stock matcher asks spaCy for `doc.text_with_ws` (which rebuilds the whole text) for every one of our ~600
-    patterns and scans tokens linearly to snap a match to token bounds: a third of the time of a ten-page case."""
-    from bisect import bisect_left
-
-    from medspacy.common.regex_matcher import RegexMatcher
-
-    class OnePassRegexMatcher(RegexMatcher):
-        def __call__(self, doc):
-            text = doc.text_with_ws
-            starts = [t.idx for t in doc]
-            n = len(starts)
-
-            def token_at(char: int, resolve: str) -> int | None:
-                # exactly medspacy.common.util.get_token_for_char, as an index, by bisection
-                j = bisect_left(starts, char)
-                if j < n and starts[j] == char:
-                    return j
-                if j < n:
-                    return (j - 1) % n if resolve == "left" else j
-                return n - 1 if resolve == "left" else None
-
-            matches = []
-            for match_id, patterns in self._patterns.items():
-                on_match = self._callbacks[match_id]
-                for pattern in patterns:
-                    for m in pattern.finditer(text):
-                        span = doc.char_span(m.start(), m.end())
-                        if span is None:
-                            start = token_at(m.start(), self.resolve_start)
-                            end = token_at(m.end(), self.resolve_end)
-                            span = doc[start: n if end is None else end]
-                        if len(span):
-                            matches.append((match_id, span.start, span.end))
-                        if on_match is not None:
-                            on_match(self, doc, len(matches) - 1, matches)
-            return matches
-
-    return OnePassRegexMatcher
-
-
-def _speed_up_regex_matching(component) -> None:
-    """Swap the regex matcher inside a medspaCy component (TargetMatcher, ConText) for the one-pass one."""
-    for attr in ("_TargetMatcher__matcher", "_ConText__matcher"):
-        inner = getattr(component, attr, None)
-        regex = getattr(inner, "_MedspacyMatcher__regex_matcher", None)
-        if regex is not None:
-            regex.__class__ = _one_pass_regex_matcher()
-
-
 @lru_cache(maxsize=2)
 def build_nlp(rules_dir: str | None = None):
     """The medspaCy pipeline with our sections, fact phrases and ConText cues (built once per process)."""
@@ -183,12 +131,12 @@ def build_nlp(rules_dir: str | None = None):
                 # another rule's object when many regex rules are added, but the label is always the match's own
                 rules.append(TargetRule(literal=f"{fact}|{polarity}|{i}", category=f"{fact}|{polarity}", pattern=p.regex))
     matcher.add(rules)
-    _speed_up_regex_matching(matcher)
+    speed_up(matcher)
     context = nlp.add_pipe("medspacy_context", config={"rules": None, "input_span_type": "group", "span_group_name": SPAN_GROUP})
     context.add([ConTextRule(literal=c["literal"], category=c["category"], direction=c.get("direction", "FORWARD"),
                              pattern=c.get("pattern"), max_scope=c.get("max_scope"))
                  for c in load_lexicon("context")["cues"]])
-    _speed_up_regex_matching(context)
+    speed_up(context)
     return nlp
 
 
