@@ -196,14 +196,18 @@ _FREQ = [
     (r"\bevery\s+(\d{1,2})\s*(?:h|hrs?|hours?)\b", lambda m: 24 / float(m.group(1))),
     (r"\b(\d)\s*(?:-|to)\s*(\d)\s*(?:times|x)\s*(?:a|per|/)\s*day\b", lambda m: float(m.group(2))),
     (r"\b(\d)\s*(?:times|x)\s*(?:a|per|/)\s*day\b|\b(\d)x\s*daily\b", lambda m: float(m.group(1) or m.group(2))),
-    (r"\b(?:qid|four times (?:a|per) day)\b", lambda m: 4.0),
-    (r"\b(?:tid|three times (?:a|per) day)\b", lambda m: 3.0),
+    (r"\bevery\s+(two|three|four|six|eight|twelve)\s*(?:-|to|or)\s*(?:three|four|six|eight|twelve)\s*(?:hrs?|hours?)\b|\bevery\s+(two|three|four|six|eight|twelve)\s*(?:hrs?|hours?)\b",
+     lambda m: 24 / (to_number(m.group(1) or m.group(2)) or 24)),
+    (r"\b(?:qid|q\.i\.d\.|four times (?:a |per )?day|four times daily)\b", lambda m: 4.0),
+    (r"\b(?:tid|t\.i\.d\.|three times (?:a |per )?day|three times daily)\b", lambda m: 3.0),
     (r"\b(?:bid|b\.i\.d\.|twice (?:a|per) day|twice daily)\b", lambda m: 2.0),
     (r"\b(?:daily|qd|q\.d\.|once (?:a|per) day|qhs|at bedtime|nightly|q\s?am|q\s?pm|every (?:morning|evening|night))\b", lambda m: 1.0),
 ]
 _COUNT = r"(?:(\d(?:\.\d)?|one|two|three|four|1/2|½|half|a)\s*(?:-|to)\s*)?(\d(?:\.\d)?|one|two|three|four|1/2|½|half(?: a)?|a)\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?|po)\b"
 
 
+# a tablet count with no unit, right after the strength and before the frequency: "Ultram 50 1-2 q6h prn"
+_COUNT_BARE = r"\s*(?:(\d)\s*(?:-|to)\s*)?(\d)\s+(?=(?:q\.?\s?\d|every\b|bid\b|tid\b|qid\b|qd\b|daily\b|prn\b))"
 _PER_DAY = r"\b(\d{1,2})\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?)\s*(?:/|per|a|each)\s*day\b"
 
 
@@ -218,7 +222,7 @@ def _dose_per_day(segment: str) -> float | None:
         return None
     per_day = min(found, key=lambda x: x[0])[1]
     count = 1.0
-    c = re.search(_COUNT, segment, re.I)
+    c = re.search(_COUNT, segment, re.I) or re.match(_COUNT_BARE, segment, re.I)
     if c:
         hi = c.group(2).lower().replace(" a", "")
         count = to_number(hi) or 1.0
@@ -252,6 +256,11 @@ def _past_dose() -> re.Pattern:
     return re.compile(load_lexicon("opioids")["earlier_dose"], re.I)
 
 
+_LATER_STRENGTH = re.compile(r"\b(?:now taking|taking|takes|now on|currently on|currently taking|now using|using|uses)\s+"
+                             r"(\d+(?:\.\d+)?)(?:\s*mg)?\s*/\s*\d{3}(?:\s*mg)?|\b(?:now taking|taking|takes|now on|currently on|"
+                             r"currently taking|now using|using|uses)\s+(\d+(?:\.\d+)?)\s*mg\b")
+
+
 def mme_by_drug(text: str) -> dict[str, float]:
     """Daily MME per opioid a sentence lists with strength, tablets and frequency (lexicon factors); two
     current forms of one drug add up. A dose the clause marks as earlier ("at the last visit was on ...") counts only when the sentence states no other."""
@@ -276,9 +285,11 @@ def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, floa
             clause = re.split(r"[.;]|\bnow\b|\btoday\b|\bcurrently\b", low[:m.start()])[-1]
             dest = old if _past_dose().search(clause) else out
             strength = re.match(r"[\s(]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|\s)*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg)?(?:\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
+            if not strength:  # the drug named, its dose later in the clause: "Norco started post-op 3/11, now taking 10/325 1 tab q12h"
+                strength = _LATER_STRENGTH.search(seg)
             if not strength:
                 continue
-            mg = float(strength.group(1))
+            mg = float(strength.group(1) or strength.group(2))
             taken.append((m.start(), m.end() + len(seg)))
             before, after = _stopped()
             if before.search(low[max(0, m.start() - 40):m.start()]) or after.search(seg[strength.end():]):
