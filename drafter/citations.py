@@ -37,7 +37,8 @@ def family_of(guideline_name: str) -> str:
     return "Other"
 
 
-_GLUED = re.compile(r"(?<=[A-Za-z0-9)])\.(\d{1,2})\.\s+(?=[A-Z(])")
+_GLUED = re.compile(r"(?<=[A-Za-z0-9)])\.(\d{1,2})\.\s+(?=[A-Z(])"
+                    r"|(?<=\d[a-z])(\d{1,2})\.\s+(?=[A-Z(])")  # also after a subsection letter: "MTUS 9792.20f2. MTUS page 99"
 _PAGES = re.compile(r"\b(?:pages?|pp?\.|pg\.?|page\(s\))\s*:?\s*((?:\d{1,4}\s*(?:(?:-|–|to|and|&|,)\s*)?)+)", re.I)
 _SECTION = re.compile(r"\b(9792\.\d+(?:\.\d+)*)\s*(?:\(?\s*([a-z])\s*\)?)?(?!\d)(?!\.\d)", re.I)
 _CHAPTER = re.compile(r"\bchapter\s*(\d{1,2})\b", re.I)

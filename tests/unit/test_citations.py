@@ -25,6 +25,7 @@ def simple(text):
     ("ACOEM Chapter 8, page 177", [("ACOEM", "Chapter 8", (177,))]),
     ("ODG Low Back chapter, Lumbar supports", [("ODG", "Low Back", ())]),
     ("MTUS 9792.20f.2. MTUS page 99.3. MTUS page 8 Page(s): 99, 8.", [("MTUS", None, (8, 99)), ("MTUS", "9792.20f", ())]),
+    ("MTUS 9792.20f2. MTUS page 99 Page(s): 99.", [("MTUS", None, (99,)), ("MTUS", "9792.20f", ())]),
     ("MTUS Drug Formulary", [("MTUS Drug Formulary", None, ())]),
 ])
 def test_letter_citation_forms(text, expected):
