@@ -232,7 +232,14 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.prompts:
         settings.prompts_dir = Path(args.prompts)
     systems = tuple(args.systems.split(",")) if args.systems else ("full", "retrieval_only", "llm_no_retrieval", "always_uphold")
-    metrics = run_eval(Path(args.target[0]), Path(args.out), settings, systems, args.limit, args.workers, progress=not args.quiet)
+    if args.ray is not None or settings.eval.ray_address:
+        from drafter.evaluation.ray_runner import run_eval_ray
+
+        address = None if args.ray in (None, "local") else args.ray
+        metrics = run_eval_ray(Path(args.target[0]), Path(args.out), settings, systems, args.limit, address=address,
+                               num_cpus=args.workers if args.workers > 1 else None, progress=not args.quiet)
+    else:
+        metrics = run_eval(Path(args.target[0]), Path(args.out), settings, systems, args.limit, args.workers, progress=not args.quiet)
     names = ("decision_accuracy", "decision_kappa", "overturn_recall", "citation_page_recall_micro", "key_fact_recall", "rouge_l",
              "grounded_fraction", "degenerate_output", "fallback_used", "edition_errors")
     shown = [n for n in names if any(isinstance(m.get(n), dict) and m[n].get("value") is not None for m in metrics.values())]
@@ -248,6 +255,55 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     for m in missed:
         print(f"gate missed: {m}", file=sys.stderr)
     return 1 if missed else 0
+
+
+def cmd_letters(args: argparse.Namespace, settings: Settings) -> int:
+    """`letters ingest DIR_OR_PDFS...`: past IMR letters into the precedent archive (incremental; bad files reported)."""
+    from drafter.precedents.archive import LetterArchive
+
+    archive = LetterArchive(settings, embeddings=_archive_embeddings(settings))
+    report = archive.ingest([Path(p) for p in args.paths])
+    if args.json:
+        print(json.dumps({**report.to_json(), "archive_items": archive.count()}, indent=2))
+    else:
+        print(f"{report.summary()}; the archive holds {archive.count()} items")
+        rates = [f"{v:.0f} {u}" for v, u in ((report.letters_per_s_parsed, "letters/s parsed"), (report.items_per_s_embedded, "items/s embedded")) if v]
+        if rates:
+            print(", ".join(rates))
+        for f in report.failed:
+            print(f"failed: {f.path}: {f.reason}", file=sys.stderr)
+    return 1 if report.failed and not (report.added_letters or report.unchanged_letters or report.updated_letters) else 0
+
+
+def _archive_embeddings(settings: Settings):
+    from drafter.embeddings import make_embeddings
+
+    return make_embeddings(settings, for_indexing=True)
+
+
+def cmd_precedents(args: argparse.Namespace, settings: Settings) -> int:
+    """The nearest past items to a disputed item, and how IMR decided its family."""
+    from drafter.precedents.archive import LetterArchive
+    from drafter.precedents.search import find_precedents, parse_date_range
+
+    date_range = parse_date_range(args.date_range)
+    archive = LetterArchive(settings)
+    if not archive.count():
+        raise QueryError("The letter archive is empty. Ingest past letters first: imr-drafter letters ingest DIR_OR_PDFS...")
+    res = find_precedents(args.item, facts=args.facts, date_range=date_range, k=args.k, archive=archive)
+    if args.json:
+        print(res.model_dump_json(indent=2))
+        return 0
+    print(res.outcomes.text)
+    if res.family_outcomes:
+        print(f"  (whole family: {res.family_outcomes.text})")
+    if res.strong_majority:
+        print(f"  strong majority: {res.strong_majority.decision} ({res.strong_majority.share:.0%} of {res.strong_majority.n:,})")
+    for i, p in enumerate(res.precedents, 1):
+        print(f"{i}. [{p.similarity:.3f} {p.scope}] {p.decision.upper()}: {p.item}  ({p.letter_name}, {p.letter_date or 'undated'})")
+        print(f"   cited: {p.pages or '-'}")
+        print(f"   {p.rationale_excerpt}")
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
@@ -319,12 +375,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--prompts", help="a prompts folder to evaluate instead of prompts/")
     s.add_argument("--limit", type=int, default=0, help="at most N letters")
     s.add_argument("--workers", type=int, default=1, help="processes (the embedded model always uses one)")
+    s.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run on Ray: a local Ray instance (--workers sets its CPUs), or the cluster at ADDRESS "
+                        "(e.g. ray://head:10001; default DRAFTER_EVAL__RAY_ADDRESS)")
     s.add_argument("--systems", help="comma list of full,retrieval_only,llm_no_retrieval,always_uphold (default all)")
     s.add_argument("--system", default="full", help="system to compare (eval compare)")
     s.add_argument("--text", action="store_true", help="eval compare: also print the template diff and each changed item's two rationales as a word diff")
     s.add_argument("--fail-under", action="append", metavar="METRIC=VALUE", help="exit 1 when a metric is below VALUE, or above it with METRIC<=VALUE (repeatable)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("letters", help="the archive of past IMR letters: letters ingest DIR_OR_PDFS...")
+    lsub = s.add_subparsers(dest="letters_command", required=True)
+    li = lsub.add_parser("ingest", help="parse past letters (.txt/.pdf, all layouts) into the precedent archive; incremental by content hash")
+    li.add_argument("paths", nargs="+", metavar="DIR_OR_PDFS", help="folders of letters, or letter files")
+    li.add_argument("--json", action="store_true", help="print the report as JSON")
+    li.set_defaults(func=cmd_letters)
+
+    s = sub.add_parser("precedents", help="how IMR decided items like this one: nearest past items and the family's outcomes")
+    s.add_argument("item", help="the disputed item, e.g. 'Norco 10/325 #120'")
+    s.add_argument("--facts", nargs="+", action="extend", metavar="F",
+                   help="deciding facts, as fact=reading (functional_improvement=absent) or words ('no functional improvement')")
+    s.add_argument("--date-range", help="only letters dated FROM:TO, e.g. 2014-01-01:2015-12-31 (either end may be empty)")
+    s.add_argument("--k", type=int, default=None, help="past items to return (default DRAFTER_PRECEDENTS__K)")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_precedents)
 
     s = sub.add_parser("validate-corpus", help="check every topic file's front matter")
     s.add_argument("--corpus", help="topic folder")

@@ -89,6 +89,28 @@ class AuthSettings(BaseModel):
                                      "belongs to a stopped server and is marked interrupted")
 
 
+class PrecedentSettings(BaseModel):
+    """The letter archive (drafter/precedents/): its Chroma collection, ingest batches, search and the strong-majority flag."""
+
+    collection: str = Field(default="imr_precedents", min_length=3, max_length=512, description="Chroma collection of past items")
+    k: int = Field(default=10, ge=1, le=200, description="nearest past items returned")
+    ingest_batch: int = Field(default=64, ge=1, le=10_000, description="letters parsed, embedded and written per batch (memory stays flat)")
+    strong_share: float = Field(default=0.85, gt=0.5, le=1.0, description="share of one decision in an item family that counts as a strong majority")
+    strong_min_n: int = Field(default=20, ge=1, description="past items a family needs before its majority can count as strong")
+    excerpt_chars: int = Field(default=320, ge=40, le=4000, description="length of a rationale excerpt in search results")
+    candidates: int = Field(default=50, ge=1, le=1000, description="dense hits fetched before the date filter and de-duplication")
+
+
+class EvalSettings(BaseModel):
+    """`imr-drafter eval --ray`: where the eval runs on Ray and how its letters are cut into tasks."""
+
+    ray_address: str | None = Field(default=None, description="Ray cluster address (e.g. ray://head:10001 or auto); "
+                                    "unset: a local Ray instance on this machine")
+    ray_num_cpus: int | None = Field(default=None, ge=1, description="CPUs of the local Ray instance (default: all cores)")
+    ray_batch_letters: int = Field(default=16, ge=1, le=10_000, description="letters per Ray task")
+    ray_max_pending: int = Field(default=4, ge=1, le=1000, description="tasks queued per cluster CPU (memory stays flat)")
+
+
 class Settings(BaseSettings):
     """IMR Drafter settings. Every field is documented in the README."""
 
@@ -107,6 +129,8 @@ class Settings(BaseSettings):
     intake: IntakeSettings = Field(default_factory=IntakeSettings)
     checks: CheckSettings = Field(default_factory=CheckSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
+    precedents: PrecedentSettings = Field(default_factory=PrecedentSettings)
     prompts_dir: Path = Field(default=REPO_ROOT / "prompts", description="Jinja2 prompt templates")
 
     @field_validator("home", "corpus_dir", "prompts_dir")

@@ -32,8 +32,8 @@ echo "== Fact layer, held-out blind excerpts (new layer beside the old regex lay
 echo "== Decisions on the project's letters (rules tuned on these) and on the held-out letters"
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters --out "$gates_home/letters" --quiet \
   --systems retrieval_only,always_uphold \
-  --fail-under retrieval_only.decision_accuracy=0.78 --fail-under retrieval_only.decision_kappa=0.35 \
-  --fail-under retrieval_only.citation_page_recall_micro=0.62 --fail-under 'retrieval_only.edition_errors<=0'
+  --fail-under retrieval_only.decision_accuracy=0.73 --fail-under retrieval_only.decision_kappa=0.30 \
+  --fail-under retrieval_only.citation_page_recall_micro=0.68 --fail-under 'retrieval_only.edition_errors<=0'
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-heldout --out "$gates_home/letters-heldout" --quiet \
   --systems retrieval_only,always_uphold \
   --fail-under retrieval_only.decision_accuracy=0.70 --fail-under retrieval_only.decision_kappa=0.18

@@ -23,7 +23,9 @@ from typing import Any
 
 from drafter.errors import DrafterError
 from drafter.evaluation.scoring import Aggregator, TopicMap, draft_page_keys, iter_rows, score_item, set_counts
-from drafter.evaluation.systems import SYSTEMS, SystemDraft, from_item_draft, letter_case, llm_without_retrieval
+from drafter.evaluation.systems import (
+    EXTRA_SYSTEMS, SYSTEMS, SystemDraft, from_item_draft, letter_case, llm_without_retrieval, precedent_vote,
+)
 from drafter.letter_parser import LetterParseError, ParsedLetter, parse_letter
 from drafter.metrics.citations import page_keys
 from drafter.settings import REPO_ROOT, Settings
@@ -68,6 +70,11 @@ class Worker:
         self.systems = systems
         self.topic_map = TopicMap({t.meta.id: t.meta for t in load_corpus(settings.corpus_dir)})
         self.embed = self.drafter.retriever.index.embeddings
+        self.archive = None
+        if "precedent_vote" in systems:
+            from drafter.precedents.archive import LetterArchive
+
+            self.archive = LetterArchive(settings, embeddings=self.embed)
 
     def run_letter(self, path: Path, done: set[tuple[str, int, str]]) -> tuple[list[dict], str | None]:
         name = str(path)
@@ -85,6 +92,10 @@ class Worker:
                 drafts[system] = [from_item_draft(d) for d in cd.items]
             elif system == "llm_no_retrieval":
                 drafts[system] = [llm_without_retrieval(self.drafter, case, it) for it in case.items]
+            elif system == "precedent_vote":
+                from drafter.precedents.records import content_hash
+
+                drafts[system] = precedent_vote(self.archive, letter, case, content_hash(path.read_bytes()))
             else:
                 drafts[system] = [SystemDraft(decision="upheld") for _ in case.items]
         for system, ds in drafts.items():
@@ -128,6 +139,15 @@ def _done_keys(results: Path) -> set[tuple[str, int, str]]:
     return {(r["letter"], r["item_index"], r["system"]) for r in iter_rows(results)}
 
 
+def end_last_line(results: Path) -> None:
+    """Close a row cut off by an interrupted run with a newline, so the next row appended is read whole."""
+    if results.exists() and results.stat().st_size:
+        with open(results, "rb+") as fh:
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+
+
 class PromptSnapshotMismatch(DrafterError):
     """A resumed run would mix drafts from two different prompt versions."""
 
@@ -167,9 +187,9 @@ def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[st
              workers: int = 1, progress: bool = True) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    bad = [s for s in systems if s not in SYSTEMS]
+    bad = [s for s in systems if s not in SYSTEMS + EXTRA_SYSTEMS]
     if bad:
-        raise DrafterError(f"Unknown system(s) {bad}; choose from {list(SYSTEMS)}.")
+        raise DrafterError(f"Unknown system(s) {bad}; choose from {list(SYSTEMS + EXTRA_SYSTEMS)}.")
     results, errors = out / "results.jsonl", out / "errors.jsonl"
     done = _done_keys(results)
     files = list(letter_files(letters_dir))
@@ -178,6 +198,10 @@ def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[st
     if not files:
         raise DrafterError(f"{letters_dir}: no .txt or .pdf letters found.")
     snapshot_prompts(settings.prompts_dir, out)
+    if "precedent_vote" in systems:  # leave-one-out votes need every letter of the set in the archive (incremental)
+        from drafter.precedents.archive import LetterArchive
+
+        LetterArchive(settings).ingest(files)
     t0 = time.perf_counter()
     stats = {"letters": 0, "parse_errors": 0, "rows_written": 0, "rows_skipped": len(done)}
     try:
@@ -189,6 +213,7 @@ def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[st
     if embedded and workers > 1:
         log.warning("the embedded model runs in one process; --workers applies to other backends and systems")
         workers = 1
+    end_last_line(results)
     with open(results, "a", encoding="utf-8") as res, open(errors, "a", encoding="utf-8") as errf:
         def handle(path: str, rows: list[dict], err: str | None) -> None:
             stats["letters"] += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +15,7 @@ from drafter.letter_parser import ParsedLetter
 from drafter.llm import generate_structured
 
 SYSTEMS = ("full", "retrieval_only", "llm_no_retrieval", "always_uphold")
+EXTRA_SYSTEMS = ("precedent_vote",)  # opt-in (--systems): the letters set is ingested into the precedent archive first
 
 _MONTHS = {m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
                                         "september", "october", "november", "december"], 1)}
@@ -96,3 +98,18 @@ def llm_without_retrieval(drafter: Drafter, case: Case, item: str) -> SystemDraf
     decision = value.decision if value is not None and value.decision in ("upheld", "overturned") else "needs_review"  # type: ignore[attr-defined]
     return SystemDraft(decision=decision, rationale=value.rationale if value is not None else "", fallback_used=value is None,  # type: ignore[attr-defined]
                        seconds=time.perf_counter() - t0, prompt_tokens=g.prompt_tokens, completion_tokens=g.completion_tokens)
+
+
+def precedent_vote(archive: Any, letter: ParsedLetter, case: Case, letter_hash: str, k: int | None = None) -> list[SystemDraft]:
+    """The precedent baseline: each item gets the majority decision of the k nearest past items by item text and
+    the facts the case summary names, leave-one-out (no item of this letter, matched by content hash, is a neighbour)."""
+    from drafter.precedents.facts import read_facts
+    from drafter.precedents.search import find_precedents, vote
+
+    facts = read_facts(case.documents[0].text) if case.documents else []
+    out = []
+    for it in letter.items:
+        t0 = time.perf_counter()
+        res = find_precedents(it.item, facts=facts, k=k, archive=archive, exclude_hash=letter_hash)
+        out.append(SystemDraft(decision=vote(res), retrieved=[p.id for p in res.precedents], seconds=time.perf_counter() - t0))
+    return out

@@ -64,3 +64,15 @@ job_results = sa.Table(
     "job_results", metadata, sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("idx", sa.Integer, primary_key=True), sa.Column("created", TIME, nullable=False), sa.Column("payload_json", sa.Text, nullable=False),
 )
+precedents = sa.Table(  # the letter archive (drafter/precedents/): `facts` is "|fact=reading|...|" so a LIKE finds one fact
+    "precedents", metadata, sa.Column("id", sa.Text, primary_key=True), sa.Column("letter_path", sa.Text, nullable=False),
+    sa.Column("letter_name", sa.Text, nullable=False), sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("item_index", sa.Integer, nullable=False), sa.Column("letter_date", sa.Text), sa.Column("item", sa.Text, nullable=False),
+    sa.Column("category", sa.Text, nullable=False), sa.Column("treatment", sa.Text, nullable=False), sa.Column("generic", sa.Text),
+    sa.Column("family", sa.Text, nullable=False), sa.Column("decision", sa.Text, nullable=False),
+    sa.Column("citations_json", sa.Text, nullable=False, server_default="[]"), sa.Column("pages", sa.Text, nullable=False, server_default=""),
+    sa.Column("rationale", sa.Text, nullable=False, server_default=""), sa.Column("key_facts_json", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("facts", sa.Text, nullable=False, server_default="|"), sa.Column("layout", sa.Text, nullable=False),
+    sa.Column("ingested", TIME, nullable=False),
+    sa.Index("precedents_hash", "content_hash"), sa.Index("precedents_path", "letter_path"), sa.Index("precedents_family", "family", "decision"),
+)
