@@ -133,7 +133,9 @@ class Criterion(BaseModel):
     id: str = Field(description="kebab-case, unique within the topic")
     text: str = Field(min_length=10, description="the requirement in plain words")
     fact: str = Field(description="the case fact this criterion checks (a key of FACTS)")
-    applies: Literal["initial", "continuation", "all"] = "all"
+    applies: Literal["initial", "continuation", "all", "first_request"] = Field(
+        default="all", description="initial: a first request (and, for a drug, still an indication when it is continued); "
+        "first_request: a first request only, never checked when the treatment is continued; continuation; all")
     page: int | None = Field(default=None, description="printed page where the guideline states it")
     expect: Literal["present", "absent", "any"] = Field(
         default="present",
