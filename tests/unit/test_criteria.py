@@ -145,3 +145,28 @@ def test_instructions_in_records_change_nothing(tmp_path, report, item, topic):
     _, injected = decide(tmp_path / "b", report + INJECTION, item, [topic])
     assert injected.decision == plain.decision
     assert [(c.criterion_id, c.status) for c in injected.criteria] == [(c.criterion_id, c.status) for c in plain.criteria]
+
+
+NSAID_FLARE = """PR-2 03/01/2015. The applicant is a 44-year-old carpenter. Date of injury: 02/02/2013.
+Chronic low back pain. She reports a flare of low back pain for one week after lifting; acetaminophen has not controlled it.
+{history}Plan: naproxen 550 mg twice daily.
+"""
+
+
+@pytest.mark.parametrize("history, phase, decision", [
+    ("", "initial", "overturned"),                                         # a first course for a flare
+    ("She has taken naproxen since 2014 without documented benefit. ", "continuation", "overturned"),  # a flare: alternative met
+])
+def test_nsaids_for_a_documented_flare_are_supported_first_or_continued(tmp_path, history, phase, decision):
+    case, a = decide(tmp_path, NSAID_FLARE.format(history=history), "Naproxen 550 mg #60", ["cpmtg-nsaids"])
+    assert (a.phase, a.decision) == (phase, decision)
+
+
+def test_a_first_request_criterion_is_not_checked_when_the_drug_is_continued(tmp_path):
+    report = "PR-2 03/01/2015. Chronic low back pain. She has taken naproxen since 2014 with no documented benefit.\n"
+    case, a = decide(tmp_path, report, "Naproxen 550 mg #60", ["cpmtg-nsaids"])
+    assert a.phase == "continuation" and a.decision == "upheld"
+    assert "back-pain-short-term" not in {c.criterion_id for c in a.criteria}, "a first-course criterion stays out of a continuation"
+    report = "PR-2 03/01/2015. Ongoing neck pain. Plan: start naproxen 550 mg twice daily.\n"
+    case, a = decide(tmp_path, report, "Naproxen 550 mg #60", ["cpmtg-nsaids"])
+    assert a.phase == "initial" and a.decision == "needs_review", "a first course not tied to a flare is the reviewer's call"
