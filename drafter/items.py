@@ -136,6 +136,8 @@ def _find_drugs(low: str) -> list[tuple[int, str, str, str | None]]:
     found: dict[str, tuple[int, str, str, str | None]] = {}
     taken: list[tuple[int, int]] = []
     for name, (generic, category, is_brand) in drug_table().items():
+        if name not in low:  # the pattern is the literal name: skip ~300 regex scans per item
+            continue
         for m in re.finditer(rf"(?<![a-z]){re.escape(name)}(?![a-z])", low):
             if any(a < m.end() and m.start() < b for a, b in taken):
                 continue

@@ -98,7 +98,7 @@ class PrecedentSettings(BaseModel):
     strong_share: float = Field(default=0.85, gt=0.5, le=1.0, description="share of one decision in an item family that counts as a strong majority")
     strong_min_n: int = Field(default=20, ge=1, description="past items a family needs before its majority can count as strong")
     excerpt_chars: int = Field(default=320, ge=40, le=4000, description="length of a rationale excerpt in search results")
-    candidates: int = Field(default=50, ge=1, le=1000, description="dense hits fetched before the date filter and de-duplication")
+    candidates: int = Field(default=50, ge=1, le=1000, description="nearest items fetched unfiltered before the family, date and leave-one-out filters; a filtered query runs only when they leave a scope short")
 
 
 class EvalSettings(BaseModel):
