@@ -229,6 +229,24 @@ def find_precedents(item: str, facts: list[str] | None = None, date_range: tuple
                            family_outcomes=whole, strong_majority=strong, seconds=round(time.perf_counter() - t0, 4))
 
 
+def facts_of_draft(item_draft: dict) -> list[str]:
+    """`fact=reading` keys of the facts a drafted item's decision rests on (its deciding criteria), read as a letter
+    names them: a required fact the records do not document counts as absent ("without documented ...")."""
+    from drafter.precedents.facts import readings
+
+    known = {f"{r.fact}={r.reading}" for r in readings()}  # only readings past letters are read for can be counted
+    facts = item_draft.get("facts") or {}
+    out: list[str] = []
+    for c in item_draft.get("criteria") or []:
+        if not c.get("decisive", True) or c.get("status") not in ("met", "not_met") or not c.get("fact"):
+            continue
+        status = (facts.get(c["fact"]) or {}).get("status")
+        reading = status if status in ("present", "absent") else ("absent" if c["status"] == "not_met" else None)
+        if reading and f"{c['fact']}={reading}" in known:
+            out.append(f"{c['fact']}={reading}")
+    return list(dict.fromkeys(out))
+
+
 def vote(result: PrecedentResult) -> str:
     """The precedent-vote decision: the majority of the nearest items; a tie goes to the family's majority,
     then to upheld (the archive-wide base rate); no precedent at all is needs_review."""

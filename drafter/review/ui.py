@@ -61,6 +61,16 @@ def queue():
     return _queue(settings().model_dump_json())
 
 
+@st.cache_resource(show_spinner=False)
+def _archive(key: str):
+    """The letter archive, sharing the loaded drafter's embedding model and Chroma client."""
+    from drafter.precedents.archive import LetterArchive
+
+    drafter, _ = _drafter(key)
+    index = drafter.retriever.index
+    return LetterArchive(Settings.model_validate_json(key), embeddings=index.embeddings, client=index.client)
+
+
 @st.cache_resource(show_spinner="Opening the audit database...")
 def _store(url: str) -> AuditStore:
     return AuditStore(url)
@@ -519,6 +529,43 @@ def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
     saved.caption(f"All changes saved · version {state.version}")
 
 
+def _precedents(i: int, d: dict, decision: str) -> None:
+    """How IMR decided requests like this one: outcome lines of the item's family in the letter archive, the nearest
+    past items with their pages and rationale, and a warning when the decision goes against a strong majority."""
+    from drafter.precedents.search import facts_of_draft, find_precedents
+
+    try:
+        archive = _archive(settings().model_dump_json())
+        if archive.count() == 0:
+            st.caption("Precedents: the letter archive is empty. A QA lead adds past letters with "
+                       "`imr-drafter letters ingest FOLDER` (README, Precedents).")
+            return
+        res = find_precedents(d["item"], facts=facts_of_draft(d), archive=archive)
+    except DrafterError as exc:
+        st.caption(f"Precedents unavailable: {exc}")
+        return
+    if decision in ("upheld", "overturned") and res.goes_against(decision):
+        sm = res.strong_majority
+        st.warning(f"This decision ({DECISION_LABEL[decision]}) goes against a strong majority of past IMR decisions: "
+                   f"{sm.basis}. Say why this case differs.")
+    # the line for the item with its deciding facts when past letters have any, else the item's whole family
+    lines = [o for o in (res.outcomes, res.family_outcomes) if o is not None]
+    head = next((o for o in lines if o.n), lines[0])
+    with st.expander(f"Precedents: {head.text}"):
+        for o in lines:
+            if o is not head:
+                st.caption(("Whole family: " if o is res.family_outcomes else "With this item's deciding facts: ") + o.text)
+        for n, p in enumerate(res.precedents[:5]):
+            st.markdown(f"**{DECISION_LABEL.get(p.decision, p.decision)}** · {html.escape(p.item)} · "
+                        f"{html.escape(p.letter_name)}{' (' + p.letter_date + ')' if p.letter_date else ''}"
+                        f"{' · pages ' + p.pages if p.pages else ''}")
+            st.caption(p.rationale_excerpt)
+            if st.toggle("Show the whole letter", key=f"prec-{i}-{n}"):
+                path = Path(p.letter_path)
+                st.text(path.read_text(errors="replace")[:20000] if path.suffix == ".txt" and path.exists() else
+                        f"{p.letter_path} (open the PDF from the archive folder)")
+
+
 def _item(session: ReviewSession, state: WorkingState, i: int, it, details: bool, retriever) -> None:
     d = it.draft
     if d["decision"] == "needs_review":
@@ -543,6 +590,7 @@ def _item(session: ReviewSession, state: WorkingState, i: int, it, details: bool
                 st.markdown(f"<small>{html.escape(ev['document'])}</small><br>{_highlight(window, ev['quote'])}", unsafe_allow_html=True)
             if cite:
                 st.caption("Guideline: " + citation_label(cite) + (f" · `{cite['chunk_id']}`" if details else ""))
+    _precedents(i, d, it.decision)
     st.markdown("**Citations** (uncheck to reject)")
     for c in state.citations(i) + [c for c in d.get("citations", []) if not it.accepted.get(c["chunk_id"], True)]:
         st.session_state.setdefault(f"cite-{i}-{c['chunk_id']}", it.accepted.get(c["chunk_id"], True))  # a passage just added

@@ -328,3 +328,25 @@ def test_prompts_page_compares_two_runs_for_a_qa_lead_only(two_runs_home):
     assert not [s for s in ann.selectbox if s.key in ("cmp_a", "cmp_b")]
     assert not [c for c in ann.code if c.language == "diff"] and not any("| Metric |" in m.value for m in ann.markdown)
     assert not any("Compare two runs" in h.value for h in ann.subheader)
+
+
+def test_precedents_panel_shows_past_decisions_and_flags_a_decision_against_a_strong_majority(app_env, monkeypatch):
+    """The sample letters, ingested into this home's archive, appear beside the drafted item: its family's outcome
+    line, the nearest past items, and a warning when the reviewer's decision goes against a strong majority."""
+    from drafter.precedents.archive import LetterArchive
+    from drafter.settings import Settings
+
+    monkeypatch.setenv("DRAFTER_PRECEDENTS__STRONG_MIN_N", "3")
+    report = LetterArchive(Settings()).ingest(sorted((REPO / "evals" / "letters").glob("*.txt")))
+    assert report.failed and all("not-a-letter" in f.path for f in report.failed), "the one non-letter is reported, not fatal"
+    at = start()
+    at = new_case_with_sample(at, "case-09-muscle-relaxants")
+    at = drafted(at.button(key="draft").click().run())
+    assert not at.exception, at.exception
+    panel = next(e for e in at.expander if e.label.startswith("Precedents:"))
+    assert "upheld" in panel.label and "n=" in panel.label, panel.label
+    assert any(".txt" in m.value and "Upheld" in m.value for m in panel.markdown), "nearest past items with their letters"
+    assert not any("strong majority" in w.value for w in at.warning), "an upheld draft agrees with the archive"
+    at = at.selectbox(key="dec-0").select("overturned").run()
+    assert any("goes against a strong majority" in w.value for w in at.warning), [w.value for w in at.warning]
+

@@ -228,3 +228,15 @@ def test_a_short_candidate_list_falls_back_to_filtered_queries_with_the_same_ans
         assert [(p.id, p.scope) for p in a.precedents] == [(p.id, p.scope) for p in b.precedents], dr
     only_june = find_precedents("Norco 10/325 mg #120", date_range="2014-06-01:2014-06-30", archive=narrow, k=3)
     assert [p.letter_name for p in only_june.precedents] == ["b.txt"]
+
+
+def test_a_drafts_deciding_facts_become_query_facts_the_archive_can_count():
+    from drafter.precedents.search import facts_of_draft
+
+    draft = {"facts": {"functional_improvement": {"status": "unknown"}, "urine_drug_screen": {"status": "present"}},
+             "criteria": [
+                 {"fact": "functional_improvement", "status": "not_met", "decisive": True},   # silence counts as absent
+                 {"fact": "urine_drug_screen", "status": "met", "decisive": False},           # not deciding: left out
+                 {"fact": "age", "status": "met", "decisive": True},                          # no reading letters name
+             ]}
+    assert facts_of_draft(draft) == ["functional_improvement=absent"]
