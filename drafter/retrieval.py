@@ -115,7 +115,7 @@ class Lexicon:
                 if ratio >= 85:
                     strength = len(core) * ratio / 100
             if strength:
-                for tid in self.terms[term]:
+                for tid in sorted(self.terms[term]):  # a set follows the hash seed; sorted, ties resolve alike in every process
                     if tid not in best or best[tid].strength < strength:
                         best[tid] = LexiconMatch(tid, term, strength)
         return sorted(best.values(), key=lambda m: -m.strength)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -233,7 +234,9 @@ def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[st
                 rows, err = worker.run_letter(p, done)
                 handle(str(p), rows, err)
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(settings.model_dump_json(), systems)) as pool:
+            # spawn, not fork: a caller that already loaded torch (the app, a test session) deadlocks forked children
+            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(settings.model_dump_json(), systems),
+                                     mp_context=multiprocessing.get_context("spawn")) as pool:
                 jobs = ((str(p), [list(k) for k in done if k[0] == str(p)]) for p in files)
                 for path, rows, err in pool.map(_work, jobs, chunksize=8):
                     handle(path, rows, err)

@@ -59,7 +59,9 @@ def _vectors(embed: Any, texts: list[str]) -> list[list[float]]:
     if missing:
         if len(_VECTOR_CACHE) > 2000:
             _VECTOR_CACHE.clear()
-        _VECTOR_CACHE.update(zip(missing, embed.embed_documents(missing)))
+        # one text at a time: a text batched with a longer one embeds ~1e-7 differently, and which texts share a
+        # batch depends on what this process scored before (the Ray and pool runners must agree to the digit)
+        _VECTOR_CACHE.update((t, embed.embed_documents([t])[0]) for t in missing)
     return [_VECTOR_CACHE[t] for t in texts]
 
 

@@ -1,0 +1,200 @@
+"""`imr-drafter eval --ray [ADDRESS]`: the eval harness on Ray, for archives one machine cannot score in time.
+
+The same work as `runner.run_eval`, spread as Ray tasks over batches of letters: a local Ray instance on this
+machine by default, a Ray cluster when an address is given (`--ray ADDRESS`, DRAFTER_EVAL__RAY_ADDRESS).
+Each Ray worker process builds one `runner.Worker` and keeps it for every batch it is given. Rows stream into
+the same RUN_DIR/results.jsonl as batches complete, resume skips the same (letter, item, system) keys, and
+metrics and reports come from the same `write_reports`; only the transport differs. Each row names the Ray
+node that drafted it (`"node"`), and provenance counts the letters per node.
+
+On a cluster every node needs the project installed, the letters folder at the same path (shared storage),
+and the shared guideline index: set DRAFTER_CHROMA_URL to a Chroma server, which the workers then use
+instead of an index under DRAFTER_HOME on their own machine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from drafter.errors import DrafterError
+from drafter.evaluation.runner import Worker, _done_keys, end_last_line, letter_files, snapshot_prompts, write_reports
+from drafter.evaluation.systems import EXTRA_SYSTEMS, SYSTEMS
+from drafter.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What every Ray worker process needs whatever machine it runs on: no model hub, no telemetry.
+WORKER_ENV = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"}
+
+
+class RayEvalError(DrafterError):
+    """Ray could not be started or reached, or a batch failed on a node."""
+
+
+# One Worker per Ray worker process, built on its first batch and kept (Ray reuses its worker processes).
+_WORKERS: dict[tuple[str, tuple[str, ...]], Worker] = {}
+
+
+def _worker(settings_json: str, systems: tuple[str, ...]) -> Worker:
+    key = (settings_json, systems)
+    if key not in _WORKERS:
+        _WORKERS.clear()  # a new run's settings: drop the last run's models
+        _WORKERS[key] = Worker(Settings.model_validate_json(settings_json), systems)
+    return _WORKERS[key]
+
+
+def run_batch(settings_json: str, systems: tuple[str, ...], batch: list[tuple[str, list]]) -> tuple[str, list[tuple[str, list[dict], str | None]]]:
+    """Draft and score a batch of letters on this node: (node id, [(letter, rows, parse error)])."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id()
+    worker = _worker(settings_json, systems)
+    out = []
+    for path, done in batch:
+        p = Path(path)
+        if not p.is_file():
+            raise RayEvalError(f"{path} is not readable on Ray node {node}: put the letters folder on storage every node "
+                               "mounts at the same path.")
+        rows, err = worker.run_letter(p, {tuple(k) for k in done})  # type: ignore[misc]
+        for r in rows:
+            r["node"] = node
+        out.append((path, rows, err))
+    return node, out
+
+
+def _connect(address: str | None, num_cpus: int | None) -> bool:
+    """Start or join Ray; True when this call started it (so the run shuts it down again)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray's usage report would call out of the machine
+    runtime_env = {"env_vars": WORKER_ENV}
+    try:
+        if address:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        else:
+            # loopback only: no dashboard, and the node's address is not looked up on the network
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
+                     _node_ip_address="127.0.0.1")
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError here
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise RayEvalError(f"Cannot start or reach {where} ({type(exc).__name__}: {exc}). Check the address "
+                           "(`ray status` on the head node) or run without --ray.") from exc
+    return True
+
+
+def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tuple[str, ...] = SYSTEMS, limit: int = 0,
+                 address: str | None = None, num_cpus: int | None = None, progress: bool = True) -> dict[str, Any]:
+    """`run_eval` on Ray: local mode with `num_cpus` (default: settings.eval.ray_num_cpus, else all cores) unless an
+    `address` (default: settings.eval.ray_address) names a cluster. Returns the same metrics."""
+    import ray
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    bad = [s for s in systems if s not in SYSTEMS + EXTRA_SYSTEMS]
+    if bad:
+        raise DrafterError(f"Unknown system(s) {bad}; choose from {list(SYSTEMS + EXTRA_SYSTEMS)}.")
+    address = address or settings.eval.ray_address
+    num_cpus = num_cpus or settings.eval.ray_num_cpus
+    results, errors = out / "results.jsonl", out / "errors.jsonl"
+    done = _done_keys(results)
+    files = list(letter_files(letters_dir))
+    if limit:
+        files = files[:limit]
+    if not files:
+        raise DrafterError(f"{letters_dir}: no .txt or .pdf letters found.")
+    snapshot_prompts(settings.prompts_dir, out)
+    if "precedent_vote" in systems:  # as run_eval: leave-one-out votes need every letter of the set in the archive
+        from drafter.precedents.archive import LetterArchive
+
+        LetterArchive(settings).ingest(files)
+    if address and not settings.chroma_url:
+        log.warning("eval on a Ray cluster without DRAFTER_CHROMA_URL: each node opens the index under its own "
+                    "DRAFTER_HOME; set DRAFTER_CHROMA_URL to share one Chroma server")
+    if address and "precedent_vote" in systems and not settings.database_url:
+        log.warning("precedent_vote on a Ray cluster without DRAFTER_DATABASE_URL: each node reads the letter archive "
+                    "table from its own DRAFTER_HOME; point every node at one database")
+    if settings.llm.backend == "llamacpp" and any(s in ("full", "llm_no_retrieval") for s in systems):
+        log.warning("every Ray worker loads its own copy of the embedded model")
+
+    t0 = time.perf_counter()
+    started = _connect(address, num_cpus)
+    stats: dict[str, Any] = {"letters": 0, "parse_errors": 0, "rows_written": 0, "rows_skipped": len(done),
+                             "engine": "ray", "ray_address": address or "local"}
+    nodes: Counter[str] = Counter()
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        tqdm = None  # type: ignore[assignment]
+    bar = tqdm(total=len(files), unit="letter", disable=not progress, file=sys.stderr) if tqdm else None
+    try:
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        stats["ray_cpus"] = cpus
+        task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(run_batch)
+        settings_ref = ray.put(settings.model_dump_json())
+        size = settings.eval.ray_batch_letters
+        done_by_letter: dict[str, list[list]] = {}
+        for k in done:
+            done_by_letter.setdefault(k[0], []).append(list(k))
+        batches = ([(str(p), done_by_letter.get(str(p), [])) for p in files[i : i + size]]
+                   for i in range(0, len(files), size))
+        max_pending = cpus * settings.eval.ray_max_pending
+        pending: list = []
+        end_last_line(results)
+        with open(results, "a", encoding="utf-8") as res, open(errors, "a", encoding="utf-8") as errf:
+            def handle(node: str, letters: list[tuple[str, list[dict], str | None]]) -> None:
+                for path, rows, err in letters:
+                    stats["letters"] += 1
+                    nodes[node] += 1
+                    if err:
+                        stats["parse_errors"] += 1
+                        errf.write(json.dumps({"letter": path, "error": err, "node": node}) + "\n")
+                    for r in rows:
+                        res.write(json.dumps(r) + "\n")
+                    stats["rows_written"] += len(rows)
+                res.flush()
+                errf.flush()
+                if bar:
+                    bar.update(len(letters))
+
+            for batch in batches:
+                if len(pending) >= max_pending:  # backpressure: the archive is never queued whole
+                    ready, pending = ray.wait(pending, num_returns=1)
+                    handle(*_get(ready[0]))
+                pending.append(task.remote(settings_ref, tuple(systems), batch))
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                handle(*_get(ready[0]))
+    finally:
+        if bar:
+            bar.close()
+        if started:
+            ray.shutdown()
+    stats["nodes"] = dict(nodes)
+    stats["seconds"] = round(time.perf_counter() - t0, 2)
+    return write_reports(out, settings, systems, letters_dir, stats)
+
+
+def _get(ref: Any) -> Any:
+    """A finished batch's result; a batch that failed on a node raises its own error here, not Ray's wrapper."""
+    import ray
+    from ray.exceptions import RayError, RayTaskError
+
+    try:
+        return ray.get(ref)
+    except RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, DrafterError):
+            raise cause from None
+        raise RayEvalError(f"A Ray task failed: {cause or exc}. Rows finished so far are kept; run again to resume.") from exc
+    except RayError as exc:
+        raise RayEvalError(f"Ray lost a task ({type(exc).__name__}: {exc}). Rows finished so far are kept; "
+                           "run again to resume.") from exc
