@@ -110,7 +110,8 @@ def conclusion(item: str, decision: str) -> str:
 
 def _lower_first(s: str) -> str:
     s = s.strip().rstrip(".")
-    return s[0].lower() + s[1:] if len(s) > 1 and (s[1].islower() or s[1] == " ") and s[0] != "I" else s
+    pronoun = s[0] == "I" and not s[1:2].isalpha()  # "I" alone stays; "Imaging" is lowered like any word
+    return s[0].lower() + s[1:] if len(s) > 1 and (s[1].islower() or s[1] == " ") and not pronoun else s
 
 
 def _numbers(text: str) -> list[str]:

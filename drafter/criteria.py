@@ -327,6 +327,10 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
             if r:
                 results.append(r)
         results.extend(_check_limits(meta, item, ff, phase, prior, cite_from))
+    # one visit course per item: when two governing topics each give one (knee arthroplasty and meniscectomy for a
+    # post-operative knee request), the better-ranked topic's course is the one the request is measured against
+    first_course = next((n for n, r in enumerate(results) if r.criterion_id == "limit-visits"), None)
+    results = [r for n, r in enumerate(results) if r.criterion_id != "limit-visits" or n == first_course]
     folded = decisive_statuses(results)
     not_met = [ms for st, ms in folded if st == "not_met"]
     unknown = [ms for st, ms in folded if st == "unknown"]

@@ -146,7 +146,7 @@ def _nearest_in_scopes(archive: Any, vector: list[float], k: int, scopes: list[t
         return all(meta.get(key) == val for key, val in (cond or {}).items())
 
     n = max(k, archive.settings.precedents.candidates)
-    cands = archive.nearest(vector, n)
+    cands = sorted(archive.nearest(vector, n), key=lambda c: (-c[1], c[0]))  # equal similarity: by id, not Chroma's order
     hits: dict[str, tuple[float, Scope]] = {}
     for scope, cond in scopes:
         for rid, sim, meta in cands:
@@ -161,7 +161,7 @@ def _nearest_in_scopes(archive: Any, vector: list[float], k: int, scopes: list[t
             if len(hits) + len(extra) < k and (lo_i or hi_i) and len(found) >= m:
                 dated = [c for c in (cond, {"letter_date": {"$gte": lo_i}} if lo_i else None, {"letter_date": {"$lte": hi_i}} if hi_i else None) if c]
                 extra = [(rid, sim) for rid, sim, meta in archive.nearest(vector, n, {"$and": dated}) if ok(meta) and rid not in hits]
-            for rid, sim in sorted(extra, key=lambda x: -x[1])[: k - len(hits)]:
+            for rid, sim in sorted(extra, key=lambda x: (-x[1], x[0]))[: k - len(hits)]:
                 hits[rid] = (sim, scope)
         if len(hits) >= k:
             break

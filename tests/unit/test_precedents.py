@@ -225,7 +225,10 @@ def test_a_short_candidate_list_falls_back_to_filtered_queries_with_the_same_ans
     for dr in (None, "2015-01-01:2015-12-31", "2014-06-01:2014-06-30"):
         a = find_precedents("Norco 10/325 mg #120", date_range=dr, archive=wide, k=3)
         b = find_precedents("Norco 10/325 mg #120", date_range=dr, archive=narrow, k=3)
-        assert [(p.id, p.scope) for p in a.precedents] == [(p.id, p.scope) for p in b.precedents], dr
+        # identical item texts embed identically: which of several equally near items a query returns is a tie, so
+        # the answers must agree on the similarities and scopes found, not on which tied item came back
+        assert [(round(p.similarity, 6), p.scope) for p in a.precedents] == \
+            [(round(p.similarity, 6), p.scope) for p in b.precedents], dr
     only_june = find_precedents("Norco 10/325 mg #120", date_range="2014-06-01:2014-06-30", archive=narrow, k=3)
     assert [p.letter_name for p in only_june.precedents] == ["b.txt"]
 
