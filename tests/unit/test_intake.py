@@ -303,3 +303,14 @@ def test_an_rfa_line_under_a_progress_reports_plan_heading_gives_its_items():
     found = find_items_with_sources([Document("pasted.txt", text, "pr2")])
     assert [f.text for f in found] == ["Additional physical therapy 3x4 lumbar", "Norco 10/325 #60", "Omeprazole 20mg #30"]
     assert str(find_request_date_with_source([Document("pasted.txt", text, "pr2")])[0]) == "2015-04-03"
+
+
+def test_a_numbered_rfa_line_keeps_services_that_name_no_drug_or_therapy():
+    """A surgery's pre-operative clearance on a one-line numbered RFA list is an item too (it was dropped)."""
+    from drafter.intake import Document, find_items_with_sources
+
+    line = ("PLAN: REQUEST FOR AUTHORIZATION dated 04/03/2015: 1) Right shoulder arthroscopy with subacromial decompression "
+            "2) Preoperative medical clearance 3) Cold therapy unit rental 4) Norco 10/325 #60\n")
+    found = [f.text for f in find_items_with_sources([Document(name="pr2.txt", text=line, kind="report")])]
+    assert found == ["Right shoulder arthroscopy with subacromial decompression", "Preoperative medical clearance",
+                     "Cold therapy unit rental", "Norco 10/325 #60"]
