@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from drafter.errors import DrafterError
-from drafter.evaluation.runner import Worker, _done_keys, end_last_line, letter_files, snapshot_prompts, write_reports
-from drafter.evaluation.systems import EXTRA_SYSTEMS, SYSTEMS
+from drafter.evaluation.runner import Worker, end_last_line, prepare_run, write_reports
+from drafter.evaluation.systems import SYSTEMS
 from drafter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,24 +98,10 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
     import ray
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    bad = [s for s in systems if s not in SYSTEMS + EXTRA_SYSTEMS]
-    if bad:
-        raise DrafterError(f"Unknown system(s) {bad}; choose from {list(SYSTEMS + EXTRA_SYSTEMS)}.")
+    files, done = prepare_run(letters_dir, out, settings, systems, limit)
     address = address or settings.eval.ray_address
     num_cpus = num_cpus or settings.eval.ray_num_cpus
     results, errors = out / "results.jsonl", out / "errors.jsonl"
-    done = _done_keys(results)
-    files = list(letter_files(letters_dir))
-    if limit:
-        files = files[:limit]
-    if not files:
-        raise DrafterError(f"{letters_dir}: no .txt or .pdf letters found.")
-    snapshot_prompts(settings.prompts_dir, out)
-    if "precedent_vote" in systems:  # as run_eval: leave-one-out votes need every letter of the set in the archive
-        from drafter.precedents.archive import LetterArchive
-
-        LetterArchive(settings).ingest(files)
     if address and not settings.chroma_url:
         log.warning("eval on a Ray cluster without DRAFTER_CHROMA_URL: each node opens the index under its own "
                     "DRAFTER_HOME; set DRAFTER_CHROMA_URL to share one Chroma server")

@@ -184,15 +184,14 @@ def snapshot_prompts(prompts_dir: Path, out: Path) -> Path:
     return snap
 
 
-def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[str, ...] = SYSTEMS, limit: int = 0,
-             workers: int = 1, progress: bool = True) -> dict[str, Any]:
-    out = Path(out)
+def prepare_run(letters_dir: Path, out: Path, settings: Settings, systems: tuple[str, ...], limit: int) -> tuple[list[Path], set]:
+    """What every runner does before scoring: check the systems, list the letters, snapshot the prompts, fill the
+    letter archive for precedent_vote, and read which rows a resumed run already has. Returns (letters, done keys)."""
     out.mkdir(parents=True, exist_ok=True)
     bad = [s for s in systems if s not in SYSTEMS + EXTRA_SYSTEMS]
     if bad:
         raise DrafterError(f"Unknown system(s) {bad}; choose from {list(SYSTEMS + EXTRA_SYSTEMS)}.")
-    results, errors = out / "results.jsonl", out / "errors.jsonl"
-    done = _done_keys(results)
+    done = _done_keys(out / "results.jsonl")
     files = list(letter_files(letters_dir))
     if limit:
         files = files[:limit]
@@ -203,6 +202,14 @@ def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[st
         from drafter.precedents.archive import LetterArchive
 
         LetterArchive(settings).ingest(files)
+    return files, done
+
+
+def run_eval(letters_dir: Path, out: Path, settings: Settings, systems: tuple[str, ...] = SYSTEMS, limit: int = 0,
+             workers: int = 1, progress: bool = True) -> dict[str, Any]:
+    out = Path(out)
+    files, done = prepare_run(letters_dir, out, settings, systems, limit)
+    results, errors = out / "results.jsonl", out / "errors.jsonl"
     t0 = time.perf_counter()
     stats = {"letters": 0, "parse_errors": 0, "rows_written": 0, "rows_skipped": len(done)}
     try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from drafter.citations import NormCitation
+from drafter.corpus.chunks import pages_label
 from drafter.items import ParsedItem, drug_table, parse_item
 from drafter.letter_parser import LetterParseError, ParsedLetter, parse_letter_text, read_letter_text
 from drafter.metrics.rationale import _FACT_PATTERNS
@@ -69,7 +70,7 @@ def pages_text(cites: list[NormCitation]) -> str:
     for c in cites:
         where = c.section or ""
         if c.pages:
-            where = (where + " " if where else "") + ("p. " if len(c.pages) == 1 else "pp. ") + _runs(c.pages)
+            where = (where + " " if where else "") + ("p. " if len(c.pages) == 1 else "pp. ") + pages_label(c.pages)
         parts.append(f"{c.guideline} {where}".strip())
     return "; ".join(dict.fromkeys(parts))
 
@@ -104,20 +105,6 @@ def letter_date(letter: ParsedLetter) -> dt.date | None:
     from drafter.evaluation.systems import letter_request_date
 
     return letter_request_date(letter)
-
-
-def _runs(pages: list[int]) -> str:
-    """[78, 79, 80, 91] -> '78-80, 91'."""
-    out: list[str] = []
-    ps = sorted(set(pages))
-    i = 0
-    while i < len(ps):
-        j = i
-        while j + 1 < len(ps) and ps[j + 1] == ps[j] + 1:
-            j += 1
-        out.append(str(ps[i]) if i == j else f"{ps[i]}-{ps[j]}")
-        i = j + 1
-    return ", ".join(out)
 
 
 def records_from_parsed(letter: ParsedLetter, path: str, chash: str) -> list[PrecedentRecord]:
