@@ -262,14 +262,22 @@ def cmd_letters(args: argparse.Namespace, settings: Settings) -> int:
     from drafter.precedents.archive import LetterArchive
 
     archive = LetterArchive(settings, embeddings=_archive_embeddings(settings))
-    report = archive.ingest([Path(p) for p in args.paths])
+    if args.ray is not None:
+        from drafter.precedents.ray_ingest import ingest_ray
+
+        address = None if args.ray == "local" else args.ray
+        report = ingest_ray([Path(p) for p in args.paths], settings, archive, address=address, num_cpus=args.workers)
+    else:
+        report = archive.ingest([Path(p) for p in args.paths])
     if args.json:
         print(json.dumps({**report.to_json(), "archive_items": archive.count()}, indent=2))
     else:
         print(f"{report.summary()}; the archive holds {archive.count()} items")
         rates = [f"{v:.0f} {u}" for v, u in ((report.letters_per_s_parsed, "letters/s parsed"), (report.items_per_s_embedded, "items/s embedded")) if v]
         if rates:
-            print(", ".join(rates))
+            print(", ".join(rates) + (" (per CPU)" if report.nodes else ""))
+        if report.nodes:
+            print(f"on Ray: letters per node {report.nodes}")
         for f in report.failed:
             print(f"failed: {f.path}: {f.reason}", file=sys.stderr)
     return 1 if report.failed and not (report.added_letters or report.unchanged_letters or report.updated_letters) else 0
@@ -390,6 +398,10 @@ def build_parser() -> argparse.ArgumentParser:
     li = lsub.add_parser("ingest", help="parse past letters (.txt/.pdf, all layouts) into the precedent archive; incremental by content hash")
     li.add_argument("paths", nargs="+", metavar="DIR_OR_PDFS", help="folders of letters, or letter files")
     li.add_argument("--json", action="store_true", help="print the report as JSON")
+    li.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                    help="parse and embed on Ray: a local Ray instance (--workers sets its CPUs), or the cluster at ADDRESS "
+                         "(default DRAFTER_EVAL__RAY_ADDRESS); this process writes the archive")
+    li.add_argument("--workers", type=int, default=None, help="CPUs of the local Ray instance (default: all cores)")
     li.set_defaults(func=cmd_letters)
 
     s = sub.add_parser("precedents", help="how IMR decided items like this one: nearest past items and the family's outcomes")

@@ -16,26 +16,21 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from drafter.errors import DrafterError
 from drafter.evaluation.runner import Worker, end_last_line, prepare_run, write_reports
 from drafter.evaluation.systems import SYSTEMS
+from drafter.ray_engine import RayEngineError, cluster_cpus, connect, get
 from drafter.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# What every Ray worker process needs whatever machine it runs on: no model hub, no telemetry.
-WORKER_ENV = {"HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "TOKENIZERS_PARALLELISM": "false"}
-
-
-class RayEvalError(DrafterError):
-    """Ray could not be started or reached, or a batch failed on a node."""
+class RayEvalError(RayEngineError):
+    """A batch of letters cannot be read on a node."""
 
 
 # One Worker per Ray worker process, built on its first batch and kept (Ray reuses its worker processes).
@@ -69,28 +64,6 @@ def run_batch(settings_json: str, systems: tuple[str, ...], batch: list[tuple[st
     return node, out
 
 
-def _connect(address: str | None, num_cpus: int | None) -> bool:
-    """Start or join Ray; True when this call started it (so the run shuts it down again)."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray's usage report would call out of the machine
-    runtime_env = {"env_vars": WORKER_ENV}
-    try:
-        if address:
-            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
-        else:
-            # loopback only: no dashboard, and the node's address is not looked up on the network
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env,
-                     _node_ip_address="127.0.0.1")
-    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError here
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise RayEvalError(f"Cannot start or reach {where} ({type(exc).__name__}: {exc}). Check the address "
-                           "(`ray status` on the head node) or run without --ray.") from exc
-    return True
-
-
 def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tuple[str, ...] = SYSTEMS, limit: int = 0,
                  address: str | None = None, num_cpus: int | None = None, progress: bool = True) -> dict[str, Any]:
     """`run_eval` on Ray: local mode with `num_cpus` (default: settings.eval.ray_num_cpus, else all cores) unless an
@@ -112,7 +85,7 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
         log.warning("every Ray worker loads its own copy of the embedded model")
 
     t0 = time.perf_counter()
-    started = _connect(address, num_cpus)
+    started = connect(address, num_cpus)
     stats: dict[str, Any] = {"letters": 0, "parse_errors": 0, "rows_written": 0, "rows_skipped": len(done),
                              "engine": "ray", "ray_address": address or "local"}
     nodes: Counter[str] = Counter()
@@ -122,7 +95,7 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
         tqdm = None  # type: ignore[assignment]
     bar = tqdm(total=len(files), unit="letter", disable=not progress, file=sys.stderr) if tqdm else None
     try:
-        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        cpus = cluster_cpus()
         stats["ray_cpus"] = cpus
         task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(run_batch)
         settings_ref = ray.put(settings.model_dump_json())
@@ -143,8 +116,7 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
                     if err:
                         stats["parse_errors"] += 1
                         errf.write(json.dumps({"letter": path, "error": err, "node": node}) + "\n")
-                    for r in rows:
-                        res.write(json.dumps(r) + "\n")
+                    res.writelines(json.dumps(r) + "\n" for r in rows)
                     stats["rows_written"] += len(rows)
                 res.flush()
                 errf.flush()
@@ -154,11 +126,11 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
             for batch in batches:
                 if len(pending) >= max_pending:  # backpressure: the archive is never queued whole
                     ready, pending = ray.wait(pending, num_returns=1)
-                    handle(*_get(ready[0]))
+                    handle(*get(ready[0]))
                 pending.append(task.remote(settings_ref, tuple(systems), batch))
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
-                handle(*_get(ready[0]))
+                handle(*get(ready[0]))
     finally:
         if bar:
             bar.close()
@@ -167,20 +139,3 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
     stats["nodes"] = dict(nodes)
     stats["seconds"] = round(time.perf_counter() - t0, 2)
     return write_reports(out, settings, systems, letters_dir, stats)
-
-
-def _get(ref: Any) -> Any:
-    """A finished batch's result; a batch that failed on a node raises its own error here, not Ray's wrapper."""
-    import ray
-    from ray.exceptions import RayError, RayTaskError
-
-    try:
-        return ray.get(ref)
-    except RayTaskError as exc:
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, DrafterError):
-            raise cause from None
-        raise RayEvalError(f"A Ray task failed: {cause or exc}. Rows finished so far are kept; run again to resume.") from exc
-    except RayError as exc:
-        raise RayEvalError(f"Ray lost a task ({type(exc).__name__}: {exc}). Rows finished so far are kept; "
-                           "run again to resume.") from exc

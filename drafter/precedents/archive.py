@@ -14,13 +14,18 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
-from drafter.embeddings import LocalSentenceEmbeddings, chroma_embedding_function, make_embeddings
+from drafter.embeddings import (
+    LocalSentenceEmbeddings,
+    chroma_embedding_function,
+    make_embeddings,
+)
 from drafter.errors import DrafterError, IndexError_
 from drafter.index import make_chroma_client
 from drafter.letter_parser import LetterParseError, parse_letter_text
@@ -54,6 +59,7 @@ class IngestReport(BaseModel):
     parse_seconds: float = Field(default=0.0, description="reading, hashing, parsing and building records")
     embed_seconds: float = 0.0
     letters_parsed: int = 0
+    nodes: dict[str, int] = Field(default_factory=dict, description="on Ray: letters prepared per node")
 
     @property
     def letters_per_s_parsed(self) -> float | None:
@@ -85,6 +91,83 @@ def iter_letter_files(paths: Iterable[Path | str]) -> Iterator[tuple[Path, str |
                         yield Path(root) / name, None
         else:
             yield p, "no such file or folder"
+
+
+@dataclass
+class PreparedLetter:
+    """A parsed letter not stored yet, with its records' vectors."""
+
+    path: str
+    content_hash: str
+    records: list[PrecedentRecord]
+    vectors: list[list[float]]
+    stale: set[str] = field(default_factory=set)  # hashes stored for this path before its content changed
+
+
+@dataclass
+class PreparedBatch:
+    """A batch read, parsed and embedded, ready for the one writer (`LetterArchive.write_batch`)."""
+
+    letters: list[PreparedLetter] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[IngestFailure] = field(default_factory=list)
+    parse_seconds: float = 0.0
+    embed_seconds: float = 0.0
+    node: str = ""
+
+
+def known_hashes(engine: sa.engine.Engine, hashes: list[str], paths: list[str]) -> tuple[set[str], dict[str, set[str]]]:
+    """(the hashes already stored, {path: its stored hashes}) for a batch."""
+    c = t.precedents.c
+    with engine.connect() as db:
+        have = {r[0] for r in db.execute(sa.select(c.content_hash).where(c.content_hash.in_(hashes)).distinct())} if hashes else set()
+        by_path: dict[str, set[str]] = {}
+        if paths:
+            for p, h in db.execute(sa.select(c.letter_path, c.content_hash).where(c.letter_path.in_(paths)).distinct()):
+                by_path.setdefault(p, set()).add(h)
+    return have, by_path
+
+
+def prepare_batch(paths: list[Path], embeddings: LocalSentenceEmbeddings, engine: sa.engine.Engine) -> PreparedBatch:
+    """Read, hash, parse and embed the letters of a batch whose content is not stored yet. Writes nothing, so
+    batches can be prepared anywhere at once (Ray tasks) and stored by one writer."""
+    out = PreparedBatch()
+    t0 = time.perf_counter()
+    texts: list[tuple[Path, str, str]] = []
+    for p in paths:
+        try:
+            text, chash = read_letter(p)
+        except LetterParseError as exc:
+            out.failed.append(IngestFailure(path=str(p), reason=str(exc)))
+            continue
+        texts.append((p, text, chash))
+    have, by_path = known_hashes(engine, [h for _, _, h in texts], [str(p) for p, _, _ in texts])
+    seen: set[str] = set()
+    for p, text, chash in texts:
+        if chash in have or chash in seen:
+            out.unchanged += 1
+            continue
+        try:
+            recs = records_from_parsed(parse_letter_text(text, p.name), str(p), chash)
+        except LetterParseError as exc:
+            out.failed.append(IngestFailure(path=str(p), reason=str(exc)))
+            continue
+        except Exception as exc:  # a parser bug on one odd file must not stop an archive run
+            log.exception("parsing %s", p)
+            out.failed.append(IngestFailure(path=str(p), reason=f"{p.name}: parser error ({type(exc).__name__}: {exc})"))
+            continue
+        seen.add(chash)
+        out.letters.append(PreparedLetter(str(p), chash, recs, [], by_path.get(str(p), set()) - {chash}))
+    out.parse_seconds = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    flat = [r.embed_text for x in out.letters for r in x.records]
+    vectors = embeddings.embed_documents(flat) if flat else []
+    i = 0
+    for x in out.letters:
+        x.vectors = vectors[i: i + len(x.records)]
+        i += len(x.records)
+    out.embed_seconds = time.perf_counter() - t1
+    return out
 
 
 def _date_int(d: dt.date | None) -> int:
@@ -185,58 +268,35 @@ class LetterArchive:
         report.seconds = round(time.perf_counter() - t0, 3)
         return report
 
-    def _known(self, hashes: list[str], paths: list[str]) -> tuple[set[str], dict[str, set[str]]]:
-        """(hashes already stored, {path: its stored hashes}) for a batch."""
-        c = t.precedents.c
-        with self.engine.connect() as db:
-            have = {r[0] for r in db.execute(sa.select(c.content_hash).where(c.content_hash.in_(hashes)).distinct())}
-            by_path: dict[str, set[str]] = {}
-            for p, h in db.execute(sa.select(c.letter_path, c.content_hash).where(c.letter_path.in_(paths)).distinct()):
-                by_path.setdefault(p, set()).add(h)
-        return have, by_path
-
     def _ingest_batch(self, paths: list[Path], report: IngestReport) -> None:
-        t0 = time.perf_counter()
-        texts: list[tuple[Path, str, str]] = []
-        for p in paths:
-            try:
-                text, chash = read_letter(p)
-            except LetterParseError as exc:
-                report.failed.append(IngestFailure(path=str(p), reason=str(exc)))
-                continue
-            texts.append((p, text, chash))
-        have, by_path = self._known([h for _, _, h in texts], [str(p) for p, _, _ in texts])
+        self.write_batch(prepare_batch(paths, self.embeddings, self.engine), report)
+
+    def write_batch(self, batch: PreparedBatch, report: IngestReport) -> None:
+        """Store a prepared batch. The one writer: stored hashes are read again here, because another batch
+        prepared at the same time (on Ray) may have stored the same letter since."""
+        report.failed.extend(batch.failed)
+        report.unchanged_letters += batch.unchanged
+        report.parse_seconds += batch.parse_seconds
+        report.embed_seconds += batch.embed_seconds
+        report.letters_parsed += len(batch.letters)
+        have, _ = known_hashes(self.engine, [x.content_hash for x in batch.letters], [])
         records: list[PrecedentRecord] = []
+        vectors: list[list[float]] = []
         stale: set[str] = set()
-        seen: set[str] = set()
-        for p, text, chash in texts:
-            if chash in have or chash in seen:
+        for x in batch.letters:
+            if x.content_hash in have:
                 report.unchanged_letters += 1
                 continue
-            try:
-                recs = records_from_parsed(parse_letter_text(text, p.name), str(p), chash)
-            except LetterParseError as exc:
-                report.failed.append(IngestFailure(path=str(p), reason=str(exc)))
-                continue
-            except Exception as exc:  # a parser bug on one odd file must not stop an archive run
-                log.exception("parsing %s", p)
-                report.failed.append(IngestFailure(path=str(p), reason=f"{p.name}: parser error ({type(exc).__name__}: {exc})"))
-                continue
-            report.letters_parsed += 1
-            seen.add(chash)
-            old = by_path.get(str(p), set()) - {chash}
-            if old:
-                stale |= old
+            have.add(x.content_hash)
+            if x.stale:
+                stale |= x.stale
                 report.updated_letters += 1
             else:
                 report.added_letters += 1
-            records.extend(recs)
-        report.parse_seconds += time.perf_counter() - t0
+            records.extend(x.records)
+            vectors.extend(x.vectors)
         if not records and not stale:
             return
-        t1 = time.perf_counter()
-        vectors = self.embeddings.embed_documents([r.embed_text for r in records]) if records else []
-        report.embed_seconds += time.perf_counter() - t1
         if stale:
             self.collection.delete(where={"content_hash": {"$in": sorted(stale)}})
         step = max(1, min(1000, self.client.get_max_batch_size()))

@@ -58,7 +58,7 @@ def rows(out: Path) -> list[dict]:
 class TestLocalMode:
     @pytest.fixture(scope="class", autouse=True)
     def local_ray(self):
-        from drafter.evaluation.ray_runner import _connect
+        from drafter.ray_engine import connect as _connect
 
         assert not ray.is_initialized()
         assert _connect(None, 2)
@@ -112,23 +112,6 @@ def shared_index(chroma_server, built_home, embeddings):
                               metadatas=got["metadatas"][i : i + 500], embeddings=got["embeddings"][i : i + 500])
     assert dst.count() == src.count() > 0
     return chroma_server, collection
-
-
-@pytest.fixture
-def two_node_cluster(monkeypatch):
-    """Two Ray nodes of one CPU each on this machine; shut down whatever happens."""
-    from ray.cluster_utils import Cluster
-
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    assert not ray.is_initialized()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
-        cluster.add_node(num_cpus=1)
-        cluster.wait_for_nodes()
-        yield cluster
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
 
 
 def test_a_two_node_cluster_spreads_the_letters_and_shares_the_chroma_server(two_node_cluster, shared_index, few_letters,
