@@ -45,7 +45,8 @@ def _tools(settings_json: str) -> tuple[Any, Any]:
         settings = Settings.model_validate_json(settings_json)
         engine = make_engine(settings.audit_url)
         migrate(engine)  # a node with its own empty DRAFTER_HOME reads an empty table, not a missing one
-        _TOOLS[settings_json] = (make_embeddings(settings, for_indexing=True), engine)
+        # settings.embedding.threads (1): a task holds one CPU, and Ray runs one task per CPU
+        _TOOLS[settings_json] = (make_embeddings(settings), engine)
     return _TOOLS[settings_json]
 
 

@@ -80,6 +80,31 @@ def bench_ingest(settings, embeddings, n: int, work: Path) -> dict:
     }
 
 
+def bench_ingest_ray(settings, embeddings, work: Path, address: str | None, workers: int, serial: dict) -> dict:
+    """The same letters (made by bench_ingest) ingested again on Ray into a fresh archive, compared with it."""
+    import sqlalchemy as sa
+
+    from drafter.precedents.archive import LetterArchive
+    from drafter.precedents.ray_ingest import ingest_ray
+    from drafter.review import tables as t
+
+    archive = LetterArchive(settings, embeddings=embeddings)
+    before = rss_mb()
+    t0 = time.perf_counter()
+    r = ingest_ray([work / "letters"], settings, archive, address=address, num_cpus=workers)
+    wall = time.perf_counter() - t0
+    ref = LetterArchive(type(settings)(home=work / "home-ingest"), embeddings=embeddings)  # bench_ingest's archive
+    c = t.precedents.c
+    cols = (c.id, c.family, c.decision, c.pages, c.facts)
+    with archive.engine.connect() as a, ref.engine.connect() as b:
+        same = sorted(a.execute(sa.select(*cols))) == sorted(b.execute(sa.select(*cols)))
+    return {"letters": r.letters_parsed + r.unchanged_letters, "items": r.added_items, "failed": len(r.failed), "seconds": round(wall, 1),
+            "serial_seconds": serial["seconds"], "speedup": round(serial["seconds"] / wall, 2),
+            "letters_per_s_parsed_per_cpu": round(r.letters_per_s_parsed or 0, 1), "items_per_s_wall": round(r.added_items / wall, 1),
+            "nodes": r.nodes, "same_archive_rows": same, "driver_rss_mb": {"before": round(before), "after": round(rss_mb())},
+            "where": address or f"local, {workers} CPUs"}
+
+
 def scale_up(settings, embeddings, target: int, seed: int = 7) -> dict:
     """Fill a fresh archive with `target` synthetic records made from the sample letters' records."""
     import numpy as np
@@ -165,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", default="", help="comma list of ingest,search,vote to skip")
     ap.add_argument("--keep", action="store_true", help="keep the temporary DRAFTER_HOME")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                    help="also ingest the same letters on Ray (local with --workers CPUs, or a cluster) and compare")
+    ap.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray instance")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -181,6 +209,10 @@ def main(argv: list[str] | None = None) -> int:
         if "ingest" not in skip:
             print(f"ingest: {args.letters} letters ...", file=sys.stderr, flush=True)
             out["ingest"] = bench_ingest(settings, embeddings, args.letters, work)
+            if args.ray:
+                print(f"ingest on Ray: the same {args.letters} letters ...", file=sys.stderr, flush=True)
+                out["ingest_ray"] = bench_ingest_ray(Settings(home=work / "home-ray"), embeddings, work,
+                                                     None if args.ray == "local" else args.ray, args.workers, out["ingest"])
         if "search" not in skip:
             s2 = Settings(home=work / "home-search")
             print(f"search: building a synthetic archive of {args.items:,} items ...", file=sys.stderr, flush=True)
@@ -210,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{i['items_per_s_embedded']} items/s embedded ({i['embedding_threads']} torch threads; target >= 100)")
         r = i["rss_mb"]
         print(f"  memory: RSS {r['before']} MB before, {r['after_first_half']} MB after half, {r['after_second_half']} MB after all")
+    if "ingest_ray" in out:
+        r = out["ingest_ray"]
+        print(f"Ingest on Ray ({r['where']}; Ray start-up and the embedding model's load on each worker included): {r['letters']} letters, "
+              f"{r['items']} items in {r['seconds']} s against {r['serial_seconds']} s in one process ({r['speedup']}x); "
+              f"{r['letters_per_s_parsed_per_cpu']} letters/s parsed per CPU, {r['items_per_s_wall']} items/s stored; "
+              f"nodes {r['nodes']}; archive {'identical' if r['same_archive_rows'] else 'DIFFERENT'} to the one-process ingest; "
+              f"driver RSS {r['driver_rss_mb']['before']} -> {r['driver_rss_mb']['after']} MB")
     if "search" in out:
         s, a = out["search"], out["search_archive"]
         print(f"Search over {s['archive_items']:,} items (SYNTHETIC scale-up of {a['from_sample_items']} sample items; built in {a['build_seconds']} s):")
