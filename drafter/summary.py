@@ -19,7 +19,7 @@ from importlib import resources
 
 import yaml
 from langchain_core.language_models.chat_models import BaseChatModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from drafter.dates import DATE, parse_date, us_date
 from drafter.errors import ConfigError
@@ -80,6 +80,8 @@ class SummaryRules(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     order: list[str]
+    model_shortens: list[str] = []
+    shorten_over_words: int = 35
     paragraphs: list[list[str]]
     frames: dict[str, str]
     work_status_words: dict[str, str]
@@ -100,6 +102,13 @@ class SummaryRules(BaseModel):
     min_chars: int = 15
     max_chars: int = 320
     ur: URRules
+
+    @model_validator(mode="after")
+    def _known_elements(self) -> SummaryRules:
+        unknown = [e for e in self.model_shortens + [e for g in self.paragraphs for e in g] if e not in self.order]
+        if unknown:
+            raise ValueError(f"elements {unknown} are not in order {self.order}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -625,15 +634,20 @@ def select_facts(case: Case, ff: FactFinder, items: list[str], ur_line: str | No
     return sorted(facts, key=lambda x: rank.get(x.label, len(rank)))  # stable: within an element, as selected
 
 
+def _paragraphs(labelled: list[tuple[str, str]]) -> list[list[str]]:
+    """(element, sentence) pairs in the letter's order, grouped into the rules' paragraphs."""
+    c = rules()
+    rank = {e: i for i, e in enumerate(c.rules.order)}
+    ordered = sorted(labelled, key=lambda x: rank.get(x[0], len(rank)))  # stable: within an element, as given
+    grouped = {e for g in c.rules.paragraphs for e in g}
+    paragraphs = [[t for lab, t in ordered if lab in group] for group in c.rules.paragraphs]
+    paragraphs.append([t for lab, t in ordered if lab not in grouped])
+    return [p for p in paragraphs if p]
+
+
 def fallback_summary(prompts: PromptLibrary, facts: list[SourcedFact]) -> str:
     """The summary's sentences in paragraphs, as the template writes them."""
-    c = rules()
-    paragraphs = [[f.text for f in facts if f.label in group] for group in c.rules.paragraphs]
-    grouped = {e for g in c.rules.paragraphs for e in g}
-    rest = [f.text for f in facts if f.label not in grouped]
-    if rest:
-        paragraphs.append(rest)
-    return prompts.render("fallback_summary", paragraphs=[p for p in paragraphs if p])
+    return prompts.render("fallback_summary", paragraphs=_paragraphs([(f.label, f.text) for f in facts]))
 
 
 def _sources(facts: list[SourcedFact], which: list[int] | None = None) -> list[dict]:
@@ -643,31 +657,41 @@ def _sources(facts: list[SourcedFact], which: list[int] | None = None) -> list[d
 
 
 def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, facts: list[SourcedFact], max_tokens: int, retries: int) -> CaseSummary:
-    """Summary whose every sentence lists the facts it rests on; unsupported sentences are dropped."""
+    """The rules' sentences, with the long ones the model shortened (each shortened sentence lists the facts it
+    rests on and is checked against them; one that fails is replaced by the rules' own sentence)."""
     if not facts:
         return CaseSummary("The case file contains no sentences the summary rules recognise; the reviewer must write the summary.", [], True)
-    gen: Generation | None = None
+    r = rules().rules
+    asked = [i for i, f in enumerate(facts) if f.label in r.model_shortens and len(f.text.split()) > r.shorten_over_words]
+    if chat is None or not asked:  # no model, or nothing long enough to shorten: the rules' sentences are the summary
+        return CaseSummary(fallback_summary(prompts, facts), _sources(facts), chat is None, [], None)
+    user = prompts.render("case_summary", facts=[f"({facts[i].label.replace('_', ' ')}) {clean_for_prompt(facts[i].text)}" for i in asked])
+    gen = generate_structured(chat, backend, prompts.render("system"), user, SummaryOut, None, max_tokens, retries)
+    if gen.value is None:
+        return CaseSummary(fallback_summary(prompts, facts), _sources(facts), True, [], gen)
     dropped: list[tuple[str, str]] = []
-    if chat is not None:
-        user = prompts.render("case_summary", facts=[f"({f.label.replace('_', ' ')}) {clean_for_prompt(f.text)}" for f in facts])
-        gen = generate_structured(chat, backend, prompts.render("system"), user, SummaryOut, None, max_tokens, retries)
-        if gen.value is not None:
-            kept: list[str] = []
-            used_ids: set[int] = set()
-            for sent in gen.value.sentences:  # type: ignore[attr-defined]
-                idx = [int(x[1:]) - 1 for x in sent.fact_ids if re.fullmatch(r"F\d+", x) and 0 < int(x[1:]) <= len(facts)]
-                if not idx:
-                    dropped.append((sent.text, "it cites no listed fact"))
-                    continue
-                support = " ".join(facts[i].text + " " + " ".join(s.quote for s in facts[i].spans) for i in idx)
-                why = "it cuts a sentence with an ellipsis" if re.search(r"\.\.\.|\u2026", sent.text) else check_sentence(sent.text, support, set())
-                if not why and _FIELD_LABEL.search(sent.text):
-                    why = "it copies a record's field labels instead of writing a sentence"
-                if why and "page" not in why:
-                    dropped.append((sent.text, why))
-                    continue
-                kept.append(sent.text.strip())
-                used_ids.update(idx)
-            if kept:
-                return CaseSummary(" ".join(kept), _sources(facts, sorted(used_ids)), False, dropped, gen)
-    return CaseSummary(fallback_summary(prompts, facts), _sources(facts), True, dropped, gen)
+    shortened: dict[int, str] = {}  # the first fact a sentence states -> the sentence
+    replaced: set[int] = set()
+    for sent in gen.value.sentences:  # type: ignore[attr-defined]
+        idx = sorted({asked[int(x[1:]) - 1] for x in sent.fact_ids if re.fullmatch(r"F\d+", x) and 0 < int(x[1:]) <= len(asked)})
+        if not idx:
+            dropped.append((sent.text, "it cites no listed fact"))
+            continue
+        if replaced & set(idx):
+            dropped.append((sent.text, "it restates a fact another sentence already states"))
+            continue
+        support = " ".join(facts[i].text + " " + " ".join(s.quote for s in facts[i].spans) for i in idx)
+        why = "it cuts a sentence with an ellipsis" if re.search(r"\.\.\.|\u2026", sent.text) else check_sentence(sent.text, support, set())
+        if not why and _FIELD_LABEL.search(sent.text):
+            why = "it copies a record's field labels instead of writing a sentence"
+        if not why and len(sent.text.split()) >= 0.8 * sum(len(facts[i].text.split()) for i in idx):
+            why = "it does not shorten the sentence"
+        if why and "page" not in why:
+            dropped.append((sent.text, why))
+            continue
+        shortened[idx[0]] = sent.text.strip()
+        replaced.update(idx)
+    labelled = [(f.label, shortened[i]) if i in shortened else (f.label, f.text) for i, f in enumerate(facts)
+                if i in shortened or i not in replaced]
+    text = prompts.render("fallback_summary", paragraphs=_paragraphs(labelled))
+    return CaseSummary(text, _sources(facts), not shortened, dropped, gen)

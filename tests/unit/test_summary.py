@@ -230,16 +230,54 @@ def test_coverage_names_what_is_missing():
     assert "utilization_review" in r.reason and "diagnoses" in r.reason
 
 
-def test_the_model_path_keeps_supported_sentences_and_drops_cut_ones(drafted):
+@pytest.fixture
+def over_8_words(monkeypatch):
+    """The sample's record sentences are short: count a sentence over 8 words as long for these tests."""
+    from drafter.summary import rules
+
+    monkeypatch.setattr(rules().rules, "shorten_over_words", 8)
+    return 8
+
+
+def test_the_model_shortens_only_long_sentences_and_the_rules_keep_the_rest(drafted, over_8_words):
     _, _, facts = drafted
+    shortens = {"treatment", "complaints", "findings", "diagnoses", "medications"}
+    asked = [f for f in facts if f.label in shortens and len(f.text.split()) > over_8_words]
+    short = [f for f in facts if f not in asked]
+    assert len(asked) >= 2 and {"applicant", "request", "utilization_review"} <= {f.label for f in short}, "the sample has both kinds"
+    first = asked[0]
+    shorter = " ".join(first.text.split()[:8]).rstrip(",;") + "."
     reply = {"sentences": [
-        {"text": "The applicant is a 52-year-old warehouse worker who hurt his back lifting pallets.", "fact_ids": ["F1"]},
+        {"text": shorter, "fact_ids": ["F1"]},
         {"text": "The applicant reports ...", "fact_ids": ["F2"]},
         {"text": "The applicant had 40 sessions of hydrotherapy.", "fact_ids": ["F99"]},
     ]}
-    fake = FakeChatModel(script=[json.dumps(reply)])
+    seen: list[str] = []
+    fake = FakeChatModel(responder=lambda msgs, kw: seen.append(str(msgs[-1].content)) or json.dumps(reply))
     s = summarize(fake, "fake", PROMPTS, facts, 400, 0)
     assert not s.fallback_used
-    assert s.text == "The applicant is a 52-year-old warehouse worker who hurt his back lifting pallets."
-    assert {w for _, w in s.dropped} == {"it cuts a sentence with an ellipsis", "it cites no listed fact"}
-    assert all(src["label"] == facts[0].label for src in s.sources)
+    assert {w for _, w in s.dropped} == {"it cites no listed fact", "it cuts a sentence with an ellipsis"}
+    # the model sees only the long sentences it may shorten
+    assert len(seen) == 1 and all(f.text in seen[0] for f in asked) and not any(f.text in seen[0] for f in short)
+    # the shortened sentence replaces its fact in place; every other fact is stated as the rules wrote it
+    assert shorter in s.text and first.text not in s.text
+    for f in [*short, *asked[1:]]:
+        assert f.text in s.text, f.label
+    assert s.text.index(short[0].text) < s.text.index(shorter) < s.text.index(short[-1].text)
+
+
+def test_a_shortened_sentence_with_a_number_not_in_its_fact_is_not_used(drafted, over_8_words):
+    _, _, facts = drafted
+    long = [f for f in facts if f.label in {"treatment", "complaints", "findings", "diagnoses", "medications"} and len(f.text.split()) > over_8_words]
+    reply = {"sentences": [{"text": "The applicant had 40 sessions of hydrotherapy with 90% relief.", "fact_ids": ["F1"]}]}
+    s = summarize(FakeChatModel(script=[json.dumps(reply)]), "fake", PROMPTS, facts, 400, 0)
+    assert s.fallback_used and long[0].text in s.text and "hydrotherapy" not in s.text
+    assert len(s.dropped) == 1 and "not in the cited passages or the case text" in s.dropped[0][1]
+
+
+def test_nothing_long_means_no_model_call(drafted):
+    _, _, facts = drafted
+    fake = FakeChatModel(script=["{}"])
+    s = summarize(fake, "fake", PROMPTS, facts, 400, 0)
+    assert all(len(f.text.split()) <= 35 for f in facts), "the sample's sentences are all short"
+    assert fake.calls == 0 and not s.fallback_used and all(f.text in s.text for f in facts)
