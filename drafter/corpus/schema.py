@@ -80,6 +80,7 @@ FACTS: dict[str, str] = {
     "four_as_documented": "ongoing opioid monitoring: analgesia, activities of daily living, adverse effects, aberrant behaviour",
     "pain_score_change": "documented pain scores with and without the medication",
     "urine_drug_screen": "urine drug screen results and their consistency",
+    "consistent_prior_uds": "an earlier urine drug screen was consistent with the prescribed medications",
     "opioid_agreement": "opioid treatment agreement / single prescriber",
     "return_to_work": "the patient has returned to work or work status improved",
     "daily_mme": "total daily oral morphine milligram equivalents",
