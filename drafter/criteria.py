@@ -136,6 +136,9 @@ _CONDITION_SYNONYMS = {
 }
 
 
+_TRIAL_COURSE = re.compile(r"\b(?:initial|trial)\b", re.I)
+
+
 def _diagnosis_matches(condition: str, ff: FactFinder) -> bool:
     cond = condition.lower()
     for key, pattern in _CONDITION_SYNONYMS.items():
@@ -164,7 +167,13 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
                                             + "; ".join(str(x.condition) for x in conditional)))
             visit_limits = []
         else:
-            lim = max(matching or visit_limits, key=lambda x: x.max or 0)
+            pool = matching or visit_limits
+            if phase == "initial":
+                # a first request is measured against the trial the guideline gives (its condition says so:
+                # "initial therapeutic trial"), not against the total course that trial may lead to
+                trials = [x for x in visit_limits if x.condition and _TRIAL_COURSE.search(x.condition)]
+                pool = [x for x in pool if x in trials] or pool
+            lim = max(pool, key=lambda x: x.max or 0)
     if visit_limits and item.visits:
         cite = _citation_for(meta.id, lim.page, passages)
         label = f"at most {lim.max:g} {lim.unit}" + (f" over {lim.over_weeks:g} weeks" if lim.over_weeks else "") + (f" for {lim.condition}" if lim.condition else "")

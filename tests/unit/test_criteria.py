@@ -170,3 +170,33 @@ def test_a_first_request_criterion_is_not_checked_when_the_drug_is_continued(tmp
     report = "PR-2 03/01/2015. Ongoing neck pain. Plan: start naproxen 550 mg twice daily.\n"
     case, a = decide(tmp_path, report, "Naproxen 550 mg #60", ["cpmtg-nsaids"])
     assert a.phase == "initial" and a.decision == "needs_review", "a first course not tied to a flare is the reviewer's call"
+
+
+CHIRO_FIRST = """PR-2 03/01/2015. The applicant is a 41-year-old driver. Date of injury: 09/10/2014.
+Diagnosis: lumbar sprain/strain. He has not had chiropractic care. Physical therapy, 6 sessions in 2014.
+Exam: lumbar flexion limited to 40 degrees with guarding; straight leg raise negative bilaterally.
+"""
+
+
+@pytest.mark.parametrize("item, ok", [("Chiropractic manipulation 2 x 6, lumbar spine", False),
+                                      ("Chiropractic manipulation 2 x 3, lumbar spine", True)])
+def test_a_first_request_is_measured_against_the_trial_not_the_whole_course(tmp_path, item, ok):
+    """Page 58: a 6-visit trial first, up to 18 with functional improvement; 12 first visits exceed the trial."""
+    _, a = decide(tmp_path, CHIRO_FIRST, item, ["cpmtg-manual-therapy-manipulation"])
+    visits = next(c for c in a.criteria if c.criterion_id == "limit-visits")
+    assert a.phase == "initial" and "trial" in visits.criterion and "6 visits" in visits.criterion
+    assert visits.status == ("met" if ok else "not_met"), visits.note
+    # the exam list's last negative finding does not negate the deficits before it
+    assert next(c for c in a.criteria if c.fact == "objective_deficits").status == "met"
+
+
+NORCO_CONTINUED = """PR-2 03/01/2015. The applicant has taken Norco 10/325 three times a day since 2013.
+Pain 8/10 without and 4/10 with the medication; with it she walks 30 minutes and does her own shopping; no side effects.
+She returned to regular duty in 01/2015. UDS 12/2014 consistent; CURES reviewed; single prescriber.
+"""
+
+
+def test_a_continued_opioid_is_not_held_to_the_steps_before_a_trial(tmp_path):
+    _, a = decide(tmp_path, NORCO_CONTINUED, "Norco 10/325 #90", ["cpmtg-hydrocodone-acetaminophen", "cpmtg-opioids-criteria-for-use"])
+    assert a.phase == "continuation"
+    assert "baseline-assessment" not in {c.criterion_id for c in a.criteria}, "page 76's pre-trial steps are for a first request"
