@@ -22,7 +22,7 @@ from drafter.dates import us_date
 from drafter.facts import Evidence, Fact
 from drafter.retrieval import Hit
 
-PointKind = Literal["limit", "criterion", "recommendation", "definition", "associated"]
+PointKind = Literal["context", "limit", "criterion", "recommendation", "definition", "associated"]
 NOT_DOCUMENTED = "The records provided for review do not document"  # how letters state the burden of documentation
 NECESSITY = {
     "upheld": "is not medically necessary",
@@ -235,6 +235,14 @@ def _deciding(a: Assessment) -> list[CriterionResult]:
     return picked
 
 
+def _page_numbers(where: str) -> set[int]:
+    """The pages a 'page 99' / 'pages 98-99' / 'pages 29, 65' label names."""
+    out: set[int] = set()
+    for a, b in re.findall(r"(\d+)(?:-(\d+))?", where if where.startswith("page") else ""):
+        out.update(range(int(a), int(b or a) + 1))
+    return out
+
+
 def _functional_reading(facts: dict[str, Fact], find) -> str:
     """The case read against 9792.20(f): work status and what treatment was already given."""
     parts = []
@@ -280,6 +288,16 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
                             requirement=f"{meta.topic.split('(')[0].strip().lower()} is recommended, with no condition the records must meet",
                             where=pages_label(governing.pages),
                             chunk_id=governing.chunk_id, fact="", case=f"The request for {a.item} falls within that recommendation."))
+    if points and meta is not None and governing is not None and governing.topic_id == meta.id:
+        # a letter opens with what the governing entry says of the treatment, on its own pages, before the
+        # requirement that decides; the deciding criterion often sits on another page of the same topic
+        cited = {n for p in points for n in _page_numbers(p.where)}
+        opener = next((c for c in meta.criteria if c.page in governing.pages and c.expect != "absent"), None)
+        said = {p.requirement[:40].lower() for p in points}
+        if opener is not None and not cited & set(governing.pages) and _lower_first(opener.text)[:40].lower() not in said:
+            points.insert(0, Point(kind="context", status="met", requirement=_lower_first(opener.text.rstrip(".")),
+                                   source=source_label(governing.guideline, governing.edition), where=pages_label(governing.pages),
+                                   chunk_id=governing.chunk_id, fact=""))
     if a.decision == "upheld" and any(r.fact == "functional_improvement" for r in deciding):
         by_topic = {h.topic_id: h for h in (definition_hits or [])}
         for spec in definition_topics("functional_improvement"):
@@ -303,7 +321,7 @@ def associated_argument(item: str, what: str, served: list[tuple[str, Argument]]
     request it serves, then the link a letter states ("as the surgery is not necessary, neither is the clearance")."""
     points: list[Point] = []
     for _, arg in served:
-        first = next((p for p in arg.points if p.kind != "associated"), None)
+        first = next((p for p in arg.points if p.kind not in ("associated", "context")), None)
         if first is not None:
             points.append(first.model_copy(update={"repeat_source": False}))
     names = " and ".join(i for i, _ in served)

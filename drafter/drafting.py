@@ -87,12 +87,14 @@ def fallback_rationale(prompts: PromptLibrary, argument: Argument, findings: lis
 
 
 def complete(body: str, missing: list) -> str:
-    """The model's prose with the argument's points it left out stated after it, in template sentences: a limit
+    """The model's prose with the argument's points it left out stated after it (the opening context before it), in template sentences: a limit
     whose page the prose names (it stated the course) needs only its case side; the guideline is named in full
     unless the prose named it; a quote shortened to 'the same record' is given in full; nothing the prose
     already says is repeated."""
-    out = [body]
-    for p in missing:
+    # the governing entry's context opens a letter's rationale, so a left-out context point goes first
+    head = [p.full_guideline_sentence for p in missing if p.kind == "context" and p.full_guideline_sentence.lower() not in body.lower()]
+    out = [*head, body]
+    for p in (p for p in missing if p.kind != "context"):
         low = " ".join(out).lower()
         named = p.source.lower().removeprefix("mtus ").split(" (")[0] in low
         guideline = p.guideline_sentence if not p.repeat_source or named else p.full_guideline_sentence

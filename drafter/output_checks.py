@@ -132,7 +132,7 @@ def uncovered(text: str, argument: Argument) -> list[Point]:
 
 
 def check_findings(text: str, argument: Argument, s: CheckSettings) -> CheckResult:
-    deciding = [p for p in argument.points if p.kind != "definition"]
+    deciding = [p for p in argument.points if p.kind not in ("definition", "context")]
     if not deciding:
         return CheckResult(name="missing_findings", passed=True, reason="no deciding points")
     covered = [covers(text, p) for p in deciding]

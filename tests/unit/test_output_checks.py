@@ -86,3 +86,21 @@ def test_completing_prose_names_the_guideline_quotes_in_full_and_repeats_nothing
     assert '"walks 30 minutes"' in text, "a shortened quote is given in full"
     named = complete("The " + SOURCE + " sets the rule.", [later])
     assert "The guideline, page 19, states" in named
+
+
+def test_a_left_out_opening_context_goes_before_the_prose_and_is_not_a_deciding_point():
+    from drafter.argument import Argument
+    from drafter.drafting import complete
+
+    context = Point(kind="context", status="met", requirement="cyclobenzaprine is recommended only as a short course of therapy",
+                    source=SOURCE, where="pages 41-42")
+    body = "The records provided for review do not document an acute exacerbation of the pain."
+    text = complete(body, [context])
+    assert text.startswith(f"The {SOURCE}, pages 41-42, states that cyclobenzaprine") and text.endswith(body)
+    deciding = Point(kind="criterion", status="not_met", requirement="it is for acute exacerbations", source=SOURCE, where="page 63",
+                     fact="acute_exacerbation", case=body)
+    arg = Argument(item="Cyclobenzaprine 7.5 mg #90", decision="upheld", points=[context, deciding], conclusion="")
+    from drafter.output_checks import check_findings
+
+    assert check_findings(body, arg, CheckSettings()).passed, "prose that argues the deciding point is enough"
+    assert not check_findings(context.guideline_sentence, arg, CheckSettings()).passed, "the context alone is not"
