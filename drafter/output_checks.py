@@ -70,8 +70,14 @@ def _unquoted(text: str) -> str:
 
 
 def check_fragments(text: str) -> CheckResult:
-    """Pieces of copied lists or cut sentences: a sentence starting in lower case or ending on a comma or 'or'."""
+    """Pieces of copied lists or cut sentences: a sentence starting in lower case, ending on a comma or 'or', or on a
+    reporting verb with nothing reported ('the note records.'), and prose that stops mid-sentence (a reply whose
+    quote closed its JSON string early ends '... records ')."""
+    if text.strip() and not re.search(r"[.!?][\"'\u201d)\]]*$", text.strip()):
+        return CheckResult(name="fragment", passed=False, reason=f"the prose stops mid-sentence: {text.strip()[-80:]!r}")
     for sent in _sentences(_unquoted(text)):
+        if re.search(r"\b(?:records|states|documents|shows|showed|notes|noted|reports|reported|reveals|indicates)\s*:?\s*[.!?]$", sent):
+            return CheckResult(name="fragment", passed=False, reason=f"a sentence reports nothing: {sent[-80:]!r}")
         if re.match(r"[a-z]", sent) or re.search(r"(?:,|\b(?:or|and|the|of|to))\s*[.!?]$", sent):
             return CheckResult(name="fragment", passed=False, reason=f"a sentence fragment: {sent[:80]!r}")
     return CheckResult(name="fragment", passed=True)

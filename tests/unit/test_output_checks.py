@@ -57,6 +57,9 @@ def test_letter_prose_passes_every_check():
     (GOOD + " The MTUS ACOEM-based Guidelines agree.", "edition"),
     (GOOD.replace("(2009)", "(2017)"), "edition"),
     (GOOD + " a reduction in work restrictions, or.", "fragment"),
+    # seen in the app: the model's quote closed its JSON string early, and the prose stopped on "records"
+    (GOOD + " This is documented: the medical record dated 03/27/2015 records ", "fragment"),
+    (GOOD + " This is documented: the medical record dated 03/27/2015 records.", "fragment"),
 ])
 def test_each_failure_is_caught(text, check):
     assert check in names(text)
