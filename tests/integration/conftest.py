@@ -142,3 +142,17 @@ def two_node_cluster(monkeypatch):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def letters_folder(dest: Path, names: list[str]) -> Path:
+    """Sample letters copied into dest/letters, beside a PDF without text and a memo in a subfolder (two files
+    ingest must report and skip)."""
+    letters = Path(__file__).resolve().parents[2] / "evals" / "letters"
+    d = dest / "letters"
+    d.mkdir()
+    for n in names:
+        shutil.copy(letters / n, d / n)
+    (d / "scan-without-text.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
+    (d / "sub").mkdir()
+    (d / "sub" / "memo.txt").write_text("Internal memo about parking spaces, with no determination in it at all.", encoding="utf-8")
+    return d

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import make_settings
+from tests.integration.conftest import letters_folder, make_settings
 
 pytestmark = pytest.mark.integration
 
-LETTERS = Path(__file__).resolve().parents[2] / "evals" / "letters"
 NAMES = ["letter-01-pt-lumbar-continuation.txt", "letter-05-norco-uds.txt", "letter-03-acupuncture-neck-continuation.txt",
          "letter-12-mri-lumbar.txt"]
 
 
 @pytest.fixture
 def letters_dir(tmp_path) -> Path:
-    d = tmp_path / "letters"
-    d.mkdir()
-    for n in NAMES:
-        shutil.copy(LETTERS / n, d / n)
-    (d / "scan-without-text.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
-    (d / "sub").mkdir()
-    (d / "sub" / "memo.txt").write_text("Internal memo about parking spaces, with no determination in it at all.", encoding="utf-8")
-    return d
+    return letters_folder(tmp_path, NAMES)
 
 
 def test_ingest_twice_reports_bad_files_and_finds_the_similar_item(tmp_path, letters_dir, embeddings):

@@ -9,25 +9,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.conftest import make_settings
+from tests.integration.conftest import letters_folder, make_settings
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.integration
 
-LETTERS = Path(__file__).resolve().parents[2] / "evals" / "letters"
 NAMES = ["letter-01-pt-lumbar-continuation.txt", "letter-05-norco-uds.txt", "letter-03-acupuncture-neck-continuation.txt",
          "letter-12-mri-lumbar.txt", "letter-37-tens-purchase-scraped.txt", "letter-10-naproxen-omeprazole.txt"]
 
 
 @pytest.fixture
 def letters_dir(tmp_path) -> Path:
-    d = tmp_path / "letters"
-    d.mkdir()
-    for n in NAMES:
-        shutil.copy(LETTERS / n, d / n)
-    shutil.copy(LETTERS / NAMES[1], d / "zz-copy-of-norco.txt")  # same content, another name, another batch
-    (d / "scan-without-text.pdf").write_bytes(b"%PDF-1.4 not really a pdf")
-    (d / "memo.txt").write_text("Internal memo about parking spaces, with no determination in it at all.", encoding="utf-8")
+    d = letters_folder(tmp_path, NAMES)
+    shutil.copy(d / NAMES[1], d / "zz-copy-of-norco.txt")  # same content, another name, another batch
     return d
 
 
