@@ -21,11 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
-from drafter.embeddings import (
-    LocalSentenceEmbeddings,
-    chroma_embedding_function,
-    make_embeddings,
-)
+from drafter.embeddings import LocalSentenceEmbeddings, chroma_embedding_function, make_embeddings
 from drafter.errors import DrafterError, IndexError_
 from drafter.index import make_chroma_client
 from drafter.letter_parser import LetterParseError, parse_letter_text
@@ -170,6 +166,22 @@ def prepare_batch(paths: list[Path], embeddings: LocalSentenceEmbeddings, engine
     return out
 
 
+def letter_batches(paths: Iterable[Path | str], size: int, report: IngestReport) -> Iterator[list[Path]]:
+    """The letter files under `paths` in batches of `size`, listed lazily; a path that does not exist goes into
+    `report.failed`."""
+    batch: list[Path] = []
+    for path, err in iter_letter_files(paths):
+        if err:
+            report.failed.append(IngestFailure(path=str(path), reason=err))
+            continue
+        batch.append(path)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _date_int(d: dt.date | None) -> int:
     return int(d.strftime("%Y%m%d")) if d else 0
 
@@ -250,18 +262,7 @@ class LetterArchive:
         """Add the letters under `paths` (files or folders) that are not stored yet; `progress(n_files)` after each batch."""
         report = IngestReport()
         t0 = time.perf_counter()
-        batch: list[Path] = []
-        for path, err in iter_letter_files(paths):
-            if err:
-                report.failed.append(IngestFailure(path=str(path), reason=err))
-                continue
-            batch.append(path)
-            if len(batch) >= self.settings.precedents.ingest_batch:
-                self._ingest_batch(batch, report)
-                if progress:
-                    progress(len(batch))
-                batch = []
-        if batch:
+        for batch in letter_batches(paths, self.settings.precedents.ingest_batch, report):
             self._ingest_batch(batch, report)
             if progress:
                 progress(len(batch))

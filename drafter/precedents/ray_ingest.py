@@ -19,14 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from drafter.precedents.archive import (
-    IngestFailure,
-    IngestReport,
-    LetterArchive,
-    PreparedBatch,
-    iter_letter_files,
-    prepare_batch,
-)
+from drafter.precedents.archive import IngestReport, LetterArchive, PreparedBatch, letter_batches, prepare_batch
 from drafter.ray_engine import RayEngineError, cluster_cpus, connect, get
 from drafter.settings import Settings
 
@@ -103,17 +96,8 @@ def ingest_ray(paths: list[Path | str], settings: Settings, archive: LetterArchi
                 store(ready[0])
             pending.append(task.remote(settings_ref, batch))
 
-        batch: list[str] = []
-        for path, err in iter_letter_files(paths):
-            if err:
-                report.failed.append(IngestFailure(path=str(path), reason=err))
-                continue
-            batch.append(str(path))
-            if len(batch) >= settings.precedents.ingest_batch:
-                submit(batch)
-                batch = []
-        if batch:
-            submit(batch)
+        for batch in letter_batches(paths, settings.precedents.ingest_batch, report):
+            submit([str(p) for p in batch])
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             store(ready[0])
