@@ -88,19 +88,13 @@ def make_engine(url: str) -> Engine:
 
 
 @contextlib.contextmanager
-def _migration_lock(engine: Engine, conn: Connection) -> Iterator[None]:
-    """One migrator at a time: PostgreSQL's advisory lock, or a lock file beside the SQLite database."""
-    if engine.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.rollback()
-            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
-            conn.commit()
-        return
-    db = engine.url.database
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """A lock file beside the SQLite database, held from before the first connection.
+
+    The connection's own first statements (switching a new file to WAL) need the write lock and can fail
+    with "database is locked" without waiting, so a second starter must not even connect until the first
+    has migrated."""
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
     if not db or db == ":memory:":
         yield
         return
@@ -112,6 +106,22 @@ def _migration_lock(engine: Engine, conn: Connection) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _advisory_lock(engine: Engine, conn: Connection) -> Iterator[None]:
+    """One migrator at a time on PostgreSQL (a no-op elsewhere)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")
+    conn.commit()
+    try:
+        yield
+    finally:
+        conn.rollback()
+        conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+        conn.commit()
+
+
 def _alembic_config(conn: Connection) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent.parent / "migrations"))
@@ -121,8 +131,8 @@ def _alembic_config(conn: Connection) -> Config:
 
 def migrate(engine: Engine) -> str:
     """Bring the database to the newest schema; returns the revision it is at."""
-    with engine.connect() as conn:
-        with _migration_lock(engine, conn):
+    with _sqlite_migration_lock(engine), engine.connect() as conn:
+        with _advisory_lock(engine, conn):
             cfg = _alembic_config(conn)
             names = set(sa.inspect(conn).get_table_names())
             if "schema_version" in names and "alembic_version" not in names:
