@@ -292,7 +292,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
         # a letter opens with what the governing entry says of the treatment, on its own pages, before the
         # requirement that decides; the deciding criterion often sits on another page of the same topic
         cited = {n for p in points for n in _page_numbers(p.where)}
-        opener = next((c for c in meta.criteria if c.page in governing.pages and c.expect != "absent"), None)
+        opener = next((c for c in meta.criteria if c.page in governing.pages and c.expect != "absent" and c.governs(a.item)), None)
         said = {p.requirement[:40].lower() for p in points}
         if opener is not None and not cited & set(governing.pages) and _lower_first(opener.text)[:40].lower() not in said:
             points.insert(0, Point(kind="context", status="met", requirement=_lower_first(opener.text.rstrip(".")),

@@ -328,7 +328,7 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
             # a drug's indication still has to hold when it is continued; visit-based trials do not repeat
             wanted = ("all", phase) if item.treatment != "medication" else ("all", "initial", phase)
             wanted += ("first_request",) if phase == "initial" else ()
-            if c.applies not in wanted:
+            if c.applies not in wanted or not c.governs(item.raw):
                 continue
             fact = facts.get(c.fact) or ff.find(c.fact, item)
             facts[c.fact] = fact

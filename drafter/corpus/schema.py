@@ -73,6 +73,7 @@ FACTS: dict[str, str] = {
     "red_flags": "red flags: fracture, tumor, infection, cauda equina, progressive neurologic deficit",
     "specific_nerve_compromise": "unequivocal objective findings identifying specific nerve compromise on neurologic exam",
     "surgery_considered": "surgery is being considered or planned",
+    "injection_considered": "an epidural or other spinal injection is being considered or planned",
     "prior_injection_relief": "percent pain relief and its duration after a prior injection, with reduced medication",
     "gi_risk_factors": "gastrointestinal risk factors: age > 65, GI bleed/ulcer history, ASA/steroid/anticoagulant use, high-dose or multiple NSAIDs",
     "first_line_therapy_failed": "trial of first-line therapy (e.g. antidepressant or AED) failed",
@@ -154,6 +155,18 @@ class Criterion(BaseModel):
         "'unknown' leaves it for the reviewer, and needs a silence_why",
     )
     silence_why: str | None = Field(default=None, description="why silence does not count against the request here")
+    items: list[str] = Field(
+        default_factory=list,
+        description="in a topic that covers several treatments (an ACOEM-based chapter): words of the requests this "
+        "criterion governs, e.g. ['MRI', 'imaging']; empty: every request the topic governs",
+    )
+
+    def governs(self, request: str) -> bool:
+        """Whether this criterion speaks to the request (its `items` words, as whole words, case-insensitive)."""
+        if not self.items:
+            return True
+        low = request.lower()
+        return any(re.search(rf"(?<![a-z0-9]){re.escape(w.lower())}(?![a-z0-9])", low) for w in self.items)
 
     @field_validator("id")
     @classmethod

@@ -200,3 +200,24 @@ def test_a_continued_opioid_is_not_held_to_the_steps_before_a_trial(tmp_path):
     _, a = decide(tmp_path, NORCO_CONTINUED, "Norco 10/325 #90", ["cpmtg-hydrocodone-acetaminophen", "cpmtg-opioids-criteria-for-use"])
     assert a.phase == "continuation"
     assert "baseline-assessment" not in {c.criterion_id for c in a.criteria}, "page 76's pre-trial steps are for a first request"
+
+
+LUMBAR_RADICULAR = """PR-2 03/01/2015. The applicant is a 45-year-old loader. Date of injury: 06/10/2014.
+He has 7/10 low back pain radiating down the left leg to the foot. Six weeks of physical therapy and naproxen have not helped.
+Exam: positive straight leg raise on the left at 40 degrees; decreased sensation over the left dorsal foot.
+{plan}
+"""
+
+
+@pytest.mark.parametrize("item, plan, decision, scoped", [
+    ("MRI of the lumbar spine", "Plan: lumbar MRI to guide a possible epidural steroid injection.", "overturned", "imaging-guides-injection"),
+    ("MRI of the lumbar spine", "Plan: lumbar MRI.", "upheld", "imaging-changes-care"),
+    ("X-rays of the lumbar spine", "Plan: lumbar x-rays.", "upheld", "xray-red-flags"),
+])
+def test_a_chapter_criterion_governs_only_the_requests_it_names(tmp_path, item, plan, decision, scoped):
+    """An ACOEM-based chapter holds criteria for imaging, injections and surgery side by side; each item is held
+    only to the criteria whose `items` words it names."""
+    _, a = decide(tmp_path, LUMBAR_RADICULAR.format(plan=plan), item, ["acoem-mtus-low-back"])
+    ids = {c.criterion_id for c in a.criteria}
+    assert scoped in ids and not ids & {"esi-radicular-findings", "fusion-instability", "discectomy-radiculopathy"}
+    assert a.decision == decision, a.reasons
