@@ -74,6 +74,7 @@ FACTS: dict[str, str] = {
     "specific_nerve_compromise": "unequivocal objective findings identifying specific nerve compromise on neurologic exam",
     "surgery_considered": "surgery is being considered or planned",
     "injection_considered": "an epidural or other spinal injection is being considered or planned",
+    "corticosteroid_injection_given": "a corticosteroid (cortisone) injection has already been given for the condition",
     "prior_injection_relief": "percent pain relief and its duration after a prior injection, with reduced medication",
     "gi_risk_factors": "gastrointestinal risk factors: age > 65, GI bleed/ulcer history, ASA/steroid/anticoagulant use, high-dose or multiple NSAIDs",
     "first_line_therapy_failed": "trial of first-line therapy (e.g. antidepressant or AED) failed",
