@@ -45,20 +45,34 @@ _FACT_PATTERNS = [
 ]
 
 
+def _normal(text: str) -> str:
+    """Lower case, one space, 'pages 78 to 80' / 'pages 78–80' written 'page 78-80', as key facts are."""
+    low = " ".join(text.lower().split()).replace("\u2013", "-").replace("\u2014", "-")
+    low = re.sub(r"\bpages?\s+(\d+)(?:\s*(?:-|to|through)\s*(\d+))?", lambda m: f"page {m.group(1)}" + (f"-{m.group(2)}" if m.group(2) else ""), low)
+    return low
+
+
 def key_facts(text: str, drug_names: set[str]) -> set[str]:
     """Numbers with units, visit counts, page references and drug names a rationale relies on."""
-    low = " ".join(text.lower().split())
-    facts = {re.sub(r"\s+", " ", m.group(0)).replace("pages", "page") for p in _FACT_PATTERNS for m in re.finditer(p, low)}
+    low = _normal(text)
+    facts = {re.sub(r"\s+", " ", m.group(0)) for p in _FACT_PATTERNS for m in re.finditer(p, low)}
     facts |= {d for d in drug_names if re.search(rf"(?<![a-z]){re.escape(d)}(?![a-z])", low)}
     return facts
+
+
+def _whole(fact: str, text: str) -> bool:
+    """The fact as a whole: not "page 9" inside "page 99", nor "page 78" inside "page 78-80"."""
+    return re.search(rf"(?<![\d.]){re.escape(fact)}(?![\d-])", text) is not None
 
 
 def key_fact_recall(reference: str, candidate: str, drug_names: set[str]) -> MetricResult:
     gold = key_facts(reference, drug_names)
     if not gold:
         return MetricResult(value=None, reason="the letter's rationale names no numbers, pages or drugs")
-    cand = " ".join(candidate.lower().split())
-    found = {f for f in gold if f in cand or re.sub(r"\s", "", f) in re.sub(r"\s", "", cand)}
+    cand = _normal(candidate)
+    squeezed = re.sub(r"\s", "", cand)
+    # whole facts only: "page 9" is not found in "page 99", nor "page 78" in "page 78-80"
+    found = {f for f in gold if _whole(f, cand) or _whole(re.sub(r"\s", "", f), squeezed)}
     missing = sorted(gold - found)
     return MetricResult(value=len(found) / len(gold), reason=f"{len(found)} of {len(gold)} key facts" + (f"; missing {missing[:6]}" if missing else ""))
 

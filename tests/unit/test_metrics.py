@@ -69,3 +69,11 @@ def test_cosine():
     assert cosine([1, 0], [1, 0]).value == pytest.approx(1.0)
     assert cosine([1, 0], [0, 1]).value == pytest.approx(0.0)
     assert cosine([0, 0], [1, 0]).value is None
+
+
+def test_key_facts_match_as_letters_write_them_and_only_whole():
+    """'pages 78 to 80' is the letter's 'pages 78-80'; 'page 9' is not found inside 'page 99', nor 10 visits in 110."""
+    ref = "Pages 78-80 and page 9 allow 10 visits."
+    assert key_fact_recall(ref, "The guideline, pages 78 to 80, page 9 and 10 visits.", set()).value == pytest.approx(1.0)
+    r = key_fact_recall(ref, "The guideline, pages 78\u201380, page 99 and 110 visits.", set())
+    assert r.value == pytest.approx(1 / 3) and "page 9'" in r.reason and "10 visits" in r.reason
