@@ -15,7 +15,7 @@ from drafter.corpus.schema import TopicMeta
 from drafter.grounding import GroundingReport, ground
 from drafter.llm import Generation, generate_structured
 from drafter.output_checks import CheckResult, engages, failures, run_checks, uncovered
-from drafter.prompts import PromptLibrary
+from drafter.prompts import PromptLibrary, curly_quotes, straight_quotes
 from drafter.retrieval import Hit
 from drafter.settings import Settings
 
@@ -142,7 +142,8 @@ def draft_rationale(
     if chat is not None and argument.decision != "needs_review" and views:
         user = prompts.render(
             "rationale", item=argument.item, request_date=str(request_date or "unknown"), decision_word=DECISION_WORD[argument.decision],
-            necessity_phrase=NECESSITY[argument.decision], passages=views, argument=bullets or findings, guidance=guidance,
+            necessity_phrase=NECESSITY[argument.decision], passages=views, argument=[curly_quotes(b) for b in bullets or findings],
+            guidance=guidance,
         )
         for attempt in range(settings.checks.attempts):
             sampling = _sampling(settings, attempt, regenerate)
@@ -154,7 +155,7 @@ def draft_rationale(
             out: RationaleOut = gen.value  # type: ignore[assignment]
             cited = [c for c in dict.fromkeys(base_ids + out.cited_chunk_ids) if c in retrieved]
             cited_pages = {p for v in views if v.chunk_id in cited for p in v.pages} or pages
-            report = ground(_strip_conclusions(out.rationale), sources, cited_pages, out.cited_chunk_ids, retrieved)
+            report = ground(_strip_conclusions(straight_quotes(out.rationale)), sources, cited_pages, out.cited_chunk_ids, retrieved)
             problems = [f"ungrounded: {w} ({x[:60]!r})" for x, w in report.dropped]
             body = report.text
             missing = uncovered(body, argument)

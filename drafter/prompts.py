@@ -29,6 +29,17 @@ TEMPLATE_VARIABLES: dict[str, set[str]] = {
 }
 
 
+def curly_quotes(text: str) -> str:
+    """Record quotes in the prompt as \u201c...\u201d: a model that copies a straight double quote into its JSON string
+    closes the string early (grammar-constrained output then cuts the prose at the quote: '... records Therefore')."""
+    return re.sub(r'"([^"]*)"', "\u201c\\1\u201d", text)
+
+
+def straight_quotes(text: str) -> str:
+    """The letter's own quotes are straight, as the template writes them."""
+    return text.replace("\u201c", '"').replace("\u201d", '"')
+
+
 @dataclass(frozen=True)
 class Template:
     name: str

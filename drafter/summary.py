@@ -28,7 +28,7 @@ from drafter.grounding import check_sentence
 from drafter.intake import Case, Document
 from drafter.items import drug_table
 from drafter.llm import Generation, generate_structured
-from drafter.prompts import PromptLibrary
+from drafter.prompts import PromptLibrary, curly_quotes, straight_quotes
 
 # "Frequency: 2 times per week Duration: 6 weeks": a form's fields copied into prose
 _FIELD_LABEL = re.compile(r"(?:^|[.;]\s|\s)(?:[A-Z][A-Za-z]+(?: [A-Za-z()]+){0,2}):\s+\S+[^.:]*\b[A-Z][A-Za-z]+(?: [A-Za-z()]+){0,2}:\s")
@@ -665,7 +665,7 @@ def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, 
     asked = [i for i, f in enumerate(facts) if f.label in r.model_shortens and len(f.text.split()) > r.shorten_over_words]
     if chat is None or not asked:  # no model, or nothing long enough to shorten: the rules' sentences are the summary
         return CaseSummary(fallback_summary(prompts, facts), _sources(facts), chat is None, [], None)
-    user = prompts.render("case_summary", facts=[f"({facts[i].label.replace('_', ' ')}) {clean_for_prompt(facts[i].text)}" for i in asked])
+    user = prompts.render("case_summary", facts=[f"({facts[i].label.replace('_', ' ')}) {curly_quotes(clean_for_prompt(facts[i].text))}" for i in asked])
     gen = generate_structured(chat, backend, prompts.render("system"), user, SummaryOut, None, max_tokens, retries)
     if gen.value is None:
         return CaseSummary(fallback_summary(prompts, facts), _sources(facts), True, [], gen)
@@ -673,6 +673,7 @@ def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, 
     shortened: dict[int, str] = {}  # the first fact a sentence states -> the sentence
     replaced: set[int] = set()
     for sent in gen.value.sentences:  # type: ignore[attr-defined]
+        sent.text = straight_quotes(sent.text)
         idx = sorted({asked[int(x[1:]) - 1] for x in sent.fact_ids if re.fullmatch(r"F\d+", x) and 0 < int(x[1:]) <= len(asked)})
         if not idx:
             dropped.append((sent.text, "it cites no listed fact"))

@@ -27,7 +27,7 @@ from drafter.evaluation.scoring import Aggregator, TopicMap, draft_page_keys, it
 from drafter.evaluation.systems import (
     EXTRA_SYSTEMS, SYSTEMS, SystemDraft, from_item_draft, letter_case, llm_without_retrieval, precedent_vote,
 )
-from drafter.letter_parser import LetterParseError, ParsedLetter, parse_letter
+from drafter.letter_parser import LetterParseError, parse_letter
 from drafter.metrics.citations import page_keys
 from drafter.settings import REPO_ROOT, Settings
 

@@ -6,7 +6,7 @@ modifier's scope never leaves its sentence. Together these were about 60% of the
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from functools import lru_cache
 
 

@@ -78,3 +78,14 @@ def test_factory_errors_say_how_to_fix(isolated_env, monkeypatch):
     monkeypatch.setenv("DRAFTER_LLM__MODEL", "no-such-model")
     with pytest.raises(ConfigError, match="Unknown embedded model"):
         make_chat_model(Settings())
+
+
+def test_record_quotes_reach_the_model_curly_and_come_back_straight():
+    """A straight double quote copied from the prompt into a JSON string closes it early; the prompt shows record
+    quotes as \u201c...\u201d and the letter gets its straight quotes back."""
+    from drafter.prompts import curly_quotes, straight_quotes
+
+    bullet = 'This is not documented: the note of 03/27/2015 records "pain 8/10, the same" and "no change".'
+    shown = curly_quotes(bullet)
+    assert '"' not in shown and "\u201cpain 8/10, the same\u201d" in shown
+    assert straight_quotes(shown) == bullet
