@@ -60,10 +60,15 @@ def _matches(rule: FactRule, text: str):
             yield p, m
 
 
+_FRACTIONS = {"half": 50, "a third": 33, "one third": 33, "two thirds": 67, "a quarter": 25, "one quarter": 25, "three quarters": 75}
+
+
 def read_pain_relief(rule: FactRule, text: str, ctx: Context) -> float | None:
     """Percent pain reduction: 8/10 without and 4/10 with -> 50; "50% relief" -> 50."""
     for _, m in _matches(rule, text):
         g = m.groupdict()
+        if g.get("fraction"):
+            return _FRACTIONS[g["fraction"].lower()]
         if g.get("percent"):
             v = float(g["percent"])
             if 0 < v <= 100:
