@@ -34,6 +34,8 @@ class SystemDraft(BaseModel):
     fallback_used: bool = False
     degenerate: bool = False
     checks_failed: list[str] = Field(default_factory=list, description="output checks the final rationale fails")
+    attempts: list[dict] = Field(default_factory=list, description="each model attempt: its raw reply and why it was not "
+                                 "used (empty problems: it was), so QA can read what the checks caught")
     seconds: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -75,6 +77,7 @@ def from_item_draft(d: ItemDraft) -> SystemDraft:
         decision=d.decision, rationale=d.rationale, citations=[c.model_dump() for c in d.citations], retrieved=d.retrieved_chunk_ids,
         grounded_fraction=d.grounded_fraction, dropped=len(d.dropped_sentences), fallback_used=d.fallback_used,
         degenerate=d.degenerate, checks_failed=[c.name for c in d.checks if not c.passed],
+        attempts=[{"raw": a.get("raw", ""), "problems": a.get("problems", [])} for a in (d.model_log or {}).get("attempts", [])],
         seconds=sum(d.timings_s.values()), prompt_tokens=d.tokens.get("prompt", 0), completion_tokens=d.tokens.get("completion", 0),
     )
 
