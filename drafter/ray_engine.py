@@ -8,6 +8,7 @@ given. Every worker process gets WORKER_ENV, so nothing on any node reaches a mo
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from drafter.errors import DrafterError
@@ -62,3 +63,19 @@ def get(ref: Any) -> Any:
     except RayError as exc:
         raise RayEngineError(f"Ray lost a task ({type(exc).__name__}: {exc}). Work finished so far is kept; "
                              "run again to resume.") from exc
+
+
+def run_bounded(submit: Callable[[Any], Any], jobs: Iterable[Any], handle: Callable[[Any], None], max_pending: int) -> None:
+    """Submit each job as a task, keeping at most `max_pending` in flight (the archive is never queued whole), and
+    hand each finished task's result to `handle` in this process, in the order they finish."""
+    import ray
+
+    pending: list = []
+    for job in jobs:
+        if len(pending) >= max_pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            handle(get(ready[0]))
+        pending.append(submit(job))
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        handle(get(ready[0]))

@@ -24,7 +24,7 @@ from typing import Any
 
 from drafter.evaluation.runner import Worker, end_last_line, prepare_run, write_reports
 from drafter.evaluation.systems import SYSTEMS
-from drafter.ray_engine import RayEngineError, cluster_cpus, connect, get
+from drafter.ray_engine import RayEngineError, cluster_cpus, connect, run_bounded
 from drafter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,8 +105,6 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
             done_by_letter.setdefault(k[0], []).append(list(k))
         batches = ([(str(p), done_by_letter.get(str(p), [])) for p in files[i : i + size]]
                    for i in range(0, len(files), size))
-        max_pending = cpus * settings.eval.ray_max_pending
-        pending: list = []
         end_last_line(results)
         with open(results, "a", encoding="utf-8") as res, open(errors, "a", encoding="utf-8") as errf:
             def handle(node: str, letters: list[tuple[str, list[dict], str | None]]) -> None:
@@ -123,14 +121,8 @@ def run_eval_ray(letters_dir: Path, out: Path, settings: Settings, systems: tupl
                 if bar:
                     bar.update(len(letters))
 
-            for batch in batches:
-                if len(pending) >= max_pending:  # backpressure: the archive is never queued whole
-                    ready, pending = ray.wait(pending, num_returns=1)
-                    handle(*get(ready[0]))
-                pending.append(task.remote(settings_ref, tuple(systems), batch))
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                handle(*get(ready[0]))
+            run_bounded(lambda batch: task.remote(settings_ref, tuple(systems), batch), batches, lambda result: handle(*result),
+                        cpus * settings.eval.ray_max_pending)
     finally:
         if bar:
             bar.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from drafter.precedents.archive import IngestReport, LetterArchive, PreparedBatch, letter_batches, prepare_batch
-from drafter.ray_engine import RayEngineError, cluster_cpus, connect, get
+from drafter.ray_engine import RayEngineError, cluster_cpus, connect, run_bounded
 from drafter.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,29 +78,17 @@ def ingest_ray(paths: list[Path | str], settings: Settings, archive: LetterArchi
     try:
         task = ray.remote(num_cpus=1, scheduling_strategy="SPREAD")(prepare_on_node)
         settings_ref = ray.put(settings.model_dump_json())
-        max_pending = cluster_cpus() * settings.eval.ray_max_pending
-        pending: list = []
 
-        def store(ref: Any) -> None:
-            batch = get(ref)
+        def store(batch: PreparedBatch) -> None:
             archive.write_batch(batch, report)
             n = len(batch.letters) + batch.unchanged + len(batch.failed)
             nodes[batch.node] += n
             if progress:
                 progress(n)
 
-        def submit(batch: list[str]) -> None:
-            nonlocal pending
-            if len(pending) >= max_pending:  # backpressure: the archive is never queued whole
-                ready, pending = ray.wait(pending, num_returns=1)
-                store(ready[0])
-            pending.append(task.remote(settings_ref, batch))
-
-        for batch in letter_batches(paths, settings.precedents.ingest_batch, report):
-            submit([str(p) for p in batch])
-        while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
-            store(ready[0])
+        run_bounded(lambda batch: task.remote(settings_ref, [str(p) for p in batch]),
+                    letter_batches(paths, settings.precedents.ingest_batch, report), store,
+                    cluster_cpus() * settings.eval.ray_max_pending)
     finally:
         if started:
             ray.shutdown()
