@@ -60,6 +60,19 @@ def key_facts(text: str, drug_names: set[str]) -> set[str]:
     return facts
 
 
+_PAGE_FACT = re.compile(r"^page (\d+)(?:-(\d+))?$")
+
+
+def _pages_named(text: str) -> set[int]:
+    """Every page a normalised text names, ranges expanded ("page 78-80" -> 78, 79, 80)."""
+    out: set[int] = set()
+    for m in re.finditer(r"\bpage (\d+)(?:-(\d+))?", text):
+        a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+        if a <= b <= a + 30:
+            out.update(range(a, b + 1))
+    return out
+
+
 def _whole(fact: str, text: str) -> bool:
     """The fact as a whole: not "page 9" inside "page 99", nor "page 78" inside "page 78-80"."""
     return re.search(rf"(?<![\d.]){re.escape(fact)}(?![\d-])", text) is not None
@@ -72,7 +85,17 @@ def key_fact_recall(reference: str, candidate: str, drug_names: set[str]) -> Met
     cand = _normal(candidate)
     squeezed = re.sub(r"\s", "", cand)
     # whole facts only: "page 9" is not found in "page 99", nor "page 78" in "page 78-80"
-    found = {f for f in gold if _whole(f, cand) or _whole(re.sub(r"\s", "", f), squeezed)}
+    named = _pages_named(cand)
+
+    def has(f: str) -> bool:
+        # a page fact is found when the draft names its first and last page, however it groups them ("page 78" and
+        # "page 80", or "pages 76-80", for the letter's "pages 78-80"; "pages 98-99" for its "page 99")
+        m = _PAGE_FACT.match(f)
+        if m and {int(m.group(1)), int(m.group(2) or m.group(1))} <= named:
+            return True
+        return _whole(f, cand) or _whole(re.sub(r"\s", "", f), squeezed)
+
+    found = {f for f in gold if has(f)}
     missing = sorted(gold - found)
     return MetricResult(value=len(found) / len(gold), reason=f"{len(found)} of {len(gold)} key facts" + (f"; missing {missing[:6]}" if missing else ""))
 

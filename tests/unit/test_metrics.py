@@ -77,3 +77,12 @@ def test_key_facts_match_as_letters_write_them_and_only_whole():
     assert key_fact_recall(ref, "The guideline, pages 78 to 80, page 9 and 10 visits.", set()).value == pytest.approx(1.0)
     r = key_fact_recall(ref, "The guideline, pages 78\u201380, page 99 and 110 visits.", set())
     assert r.value == pytest.approx(1 / 3) and "page 9'" in r.reason and "10 visits" in r.reason
+
+
+def test_a_page_range_is_found_by_its_first_and_last_page():
+    """The letter's 'pages 78-80' is in a draft that cites page 78 and page 80 separately, or pages 76-80; its
+    'page 99' is in 'pages 98-99'; one end alone is not enough."""
+    ref = "Pages 78-80 apply, and page 99."
+    assert key_fact_recall(ref, "The guideline, page 78, and page 80; pages 98-99.", set()).value == pytest.approx(1.0)
+    assert key_fact_recall(ref, "The guideline, pages 76-80, and page 99.", set()).value == pytest.approx(1.0)
+    assert key_fact_recall(ref, "The guideline, page 78, and page 99.", set()).value == pytest.approx(0.5)
