@@ -227,14 +227,12 @@ class FactFinder:
             ms = [m for m in ms if not (m.polarity == "present" and m.negated)]
         if not ms:
             return Fact(name=rule.fact, note=rule.silence)
-        # the latest date governs; what the records say on that date is read together (an exam's one normal
-        # finding after its positive ones does not undo them), and `prefer` settles a disagreement
-        latest = max(m.sentence.date or "" for m in ms)
-        last = [m for m in ms if (m.sentence.date or "") == latest]
+        latest = max(_when(m) for m in ms)
+        last = [m for m in ms if _when(m) == latest]
         readings = {m.reading for m in last}
         status = rule.prefer if len(readings) > 1 else next(iter(readings))
         chosen = [m for m in last if m.reading == status]
-        earlier = [m for m in ms if (m.sentence.date or "") != latest and m.reading != status]
+        earlier = [m for m in ms if _when(m) != latest and m.reading != status]
         note = ""
         conflict = False
         if earlier:
