@@ -84,7 +84,6 @@ def key_fact_recall(reference: str, candidate: str, drug_names: set[str]) -> Met
         return MetricResult(value=None, reason="the letter's rationale names no numbers, pages or drugs")
     cand = _normal(candidate)
     squeezed = re.sub(r"\s", "", cand)
-    # whole facts only: "page 9" is not found in "page 99", nor "page 78" in "page 78-80"
     named = _pages_named(cand)
 
     def has(f: str) -> bool:
@@ -93,6 +92,7 @@ def key_fact_recall(reference: str, candidate: str, drug_names: set[str]) -> Met
         m = _PAGE_FACT.match(f)
         if m and {int(m.group(1)), int(m.group(2) or m.group(1))} <= named:
             return True
+        # otherwise the fact as a whole: "page 9" is not found in "page 99", nor "10 visits" in "110 visits"
         return _whole(f, cand) or _whole(re.sub(r"\s", "", f), squeezed)
 
     found = {f for f in gold if has(f)}
