@@ -148,9 +148,11 @@ def draft_rationale(
         for attempt in range(settings.checks.attempts):
             sampling = _sampling(settings, attempt, regenerate)
             gen = generate_structured(chat, settings.llm.backend, prompts.render("system"), user, RationaleOut, rationale_schema(ids),
-                                      settings.llm.max_tokens_rationale, settings.llm.retries, sampling=sampling)
+                                      settings.llm.max_tokens_rationale, settings.llm.retries, sampling=sampling,
+                                      retry_temperature=settings.checks.retry_temperature)
             if gen.value is None:
-                attempts.append(Attempt(gen.raw, [f"malformed output after {gen.attempts} tries"], sampling))
+                why = f" ({gen.errors[-1][:160]})" if gen.errors else ""
+                attempts.append(Attempt(gen.raw, [f"malformed output after {gen.attempts} tries{why}"], sampling))
                 continue
             out: RationaleOut = gen.value  # type: ignore[assignment]
             cited = [c for c in dict.fromkeys(base_ids + out.cited_chunk_ids) if c in retrieved]

@@ -209,12 +209,15 @@ def generate_structured(
     max_tokens: int = 300,
     retries: int = 2,
     sampling: dict[str, Any] | None = None,
+    retry_temperature: float | None = None,
 ) -> Generation:
     """Ask for JSON matching `schema`; validate with `schema_model`; re-ask at most `retries` times.
 
     Returns a Generation whose `value` is None when every attempt was malformed (the caller falls back).
     Connection failures and timeouts raise LLMError at once: retrying a dead server only adds waiting.
     `sampling` (temperature, seed) overrides the model's defaults for this call: re-asks and Regenerate.
+    With `retry_temperature`, a re-ask after malformed output samples at that temperature with another seed: a
+    greedy re-ask of the same prompt returns the same malformed reply.
     """
     schema = schema or schema_model.model_json_schema()
     gen = Generation(value=None)
@@ -223,8 +226,12 @@ def generate_structured(
     for attempt in range(retries + 1):
         gen.attempts = attempt + 1
         try:
+            this = dict(sampling or {})
+            if attempt and retry_temperature is not None:
+                this.update(temperature=max(float(this.get("temperature") or 0.0), retry_temperature),
+                            seed=int(this.get("seed") or 0) + 1009 * attempt)
             result = chat.generate([messages], response_format=_response_format(backend, schema_model, schema), max_tokens=max_tokens,
-                                   **(sampling or {}))
+                                   **this)
         except Exception as exc:  # transport errors come in many types (httpx, openai, llama_cpp)
             name = type(exc).__name__
             if any(k in name for k in ("Connect", "Timeout", "APIConnection", "APIStatus")) or isinstance(exc, OSError):

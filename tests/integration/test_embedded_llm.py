@@ -41,7 +41,8 @@ def test_real_model_drafts_a_cited_grounded_determination(real_drafter, case):
         assert got.rationale.endswith("medically necessary.")
         # the model's own prose must pass every output check (no echo, stub, loop, wrong stance or edition) without
         # the template taking over; a failure here is a real regression of the prompt or the model
-        assert got.tokens["completion"] > 0 and not got.fallback_used, got.notes
+        replies = [(a.get("problems"), str(a.get("raw", ""))[:600]) for a in got.model_log.get("attempts", [])]
+        assert got.tokens["completion"] > 0 and not got.fallback_used, (got.notes, replies)
         assert [c.name for c in got.checks if not c.passed] == []
         assert "..." not in got.rationale and "Sentence 1" not in got.rationale
         for d in got.dropped_sentences:

@@ -89,3 +89,20 @@ def test_record_quotes_reach_the_model_curly_and_come_back_straight():
     shown = curly_quotes(bullet)
     assert '"' not in shown and "\u201cpain 8/10, the same\u201d" in shown
     assert straight_quotes(shown) == bullet
+
+
+def test_a_reask_after_malformed_output_samples_with_another_seed():
+    """A deterministic model asked the same prompt the same way returns the same malformed reply: each re-ask
+    samples at the retry temperature with its own seed, and only re-asks do."""
+    seen: list[tuple] = []
+
+    def responder(messages, kwargs):
+        seen.append((kwargs.get("temperature"), kwargs.get("seed")))
+        return GOOD if kwargs.get("seed") else "{broken"
+
+    g = generate_structured(FakeChatModel(responder=responder), "fake", "sys", "user", Out, retries=2, retry_temperature=0.7)
+    assert g.value is not None and seen[0] == (None, None) and seen[1][0] == 0.7 and seen[1][1]
+    seen.clear()
+    generate_structured(FakeChatModel(responder=lambda m, k: seen.append(k.get("seed")) or "{broken"), "fake", "sys", "user", Out, retries=2,
+                        retry_temperature=0.7)
+    assert len(set(seen)) == 3, "every try of one attempt samples differently"
