@@ -221,3 +221,26 @@ def test_a_chapter_criterion_governs_only_the_requests_it_names(tmp_path, item, 
     ids = {c.criterion_id for c in a.criteria}
     assert scoped in ids and not ids & {"esi-radicular-findings", "fusion-instability", "discectomy-radiculopathy"}
     assert a.decision == decision, a.reasons
+
+
+WRIST = """PR-2 03/01/2015. The applicant is a 52-year-old assembler. Date of injury: 02/11/2014.
+She has numbness and tingling in the right thumb, index and middle fingers that wakes her at night.
+{history}
+Exam: positive Phalen and Tinel signs at the right wrist.
+Plan: {plan}
+"""
+
+
+@pytest.mark.parametrize("item, history, plan, decision", [
+    ("Right carpal tunnel release", "Nerve conduction studies on 01/05/2015 showed moderate right carpal tunnel syndrome. "
+     "Night splinting and a carpal tunnel injection have not helped.", "right carpal tunnel release.", "overturned"),
+    ("Right carpal tunnel release", "Night splinting and a carpal tunnel injection have not helped.", "right carpal tunnel release.", "upheld"),
+    ("Right trigger finger release", "She also has triggering of the right ring finger.", "trigger finger release.", "upheld"),
+    ("MRI of the right wrist", "Nerve conduction studies on 01/05/2015 showed moderate right carpal tunnel syndrome.",
+     "MRI of the right wrist.", "upheld"),
+])
+def test_hand_chapter_holds_each_request_to_its_own_indications(tmp_path, item, history, plan, decision):
+    """The ACOEM-based hand chapter: release needs electrodiagnostic confirmation and failed conservative care, a
+    trigger finger release a prior injection, wrist MRI red flags or a result that would change treatment."""
+    _, a = decide(tmp_path, WRIST.format(history=history, plan=plan), item, ["acoem-mtus-hand-wrist-forearm"])
+    assert a.decision == decision, (a.reasons, [(c.criterion_id, c.status) for c in a.criteria])
