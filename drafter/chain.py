@@ -27,7 +27,7 @@ from drafter.llm import make_chat_model, model_label
 from drafter.prompts import PromptLibrary
 from drafter.retrieval import Hit, HybridRetriever
 from drafter.settings import Settings
-from drafter.summary import select_facts, summarize
+from drafter.summary import CaseSummary, select_facts, summarize
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +187,12 @@ class Drafter:
             yield n, done[n]
 
     # -- per case ------------------------------------------------------------------------------------
+    def summarize(self, case: Case, ff: FactFinder, use_llm: bool = True) -> CaseSummary:
+        """The case summary, as the CLI, the eval and the reviewer app all make it."""
+        s = self.settings
+        return summarize(self.chat if use_llm else None, s.llm.backend, self.prompts, select_facts(case, ff, case.items, None),
+                         s.llm.max_tokens_summary, s.llm.retries, retry_temperature=s.checks.retry_temperature)
+
     def draft(self, path: Path, items: list[str] | None = None, request_date: dt.date | None = None) -> CaseDraft:
         t0 = time.perf_counter()
         case = load_case(path, self.settings.intake, items=items, request_date=request_date)
@@ -194,7 +200,6 @@ class Drafter:
 
     def draft_case(self, case: Case, started: float | None = None, summary: bool = True, use_llm: bool = True) -> CaseDraft:
         """Draft an already-loaded case (the eval harness builds cases from letters in memory)."""
-        s = self.settings
         t0 = started if started is not None else time.perf_counter()
         warnings = list(case.warnings) + [i.warning() for i in case.instructions]
         if not case.items:
@@ -206,8 +211,7 @@ class Drafter:
         t_intake = time.perf_counter() - t0
         drafts = [d for _, d in sorted(self.iter_items(case, ff, case_text, use_llm), key=lambda x: x[0])]
         t1 = time.perf_counter()
-        facts = select_facts(case, ff, case.items, None)
-        summ = summarize(self.chat if summary and use_llm else None, s.llm.backend, self.prompts, facts, s.llm.max_tokens_summary, s.llm.retries)
+        summ = self.summarize(case, ff, use_llm=summary and use_llm)
         t2 = time.perf_counter()
         letter = render_letter(case, summ.text, [d.model_dump() for d in drafts], self.model, self.prompts.version)
         return CaseDraft(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from drafter.argument import NECESSITY, Argument
 from drafter.corpus.schema import TopicMeta
 from drafter.grounding import GroundingReport, ground
-from drafter.llm import Generation, generate_structured
+from drafter.llm import Generation, generate_structured, resample
 from drafter.output_checks import CheckResult, engages, failures, run_checks, uncovered
 from drafter.prompts import PromptLibrary, curly_quotes, straight_quotes
 from drafter.retrieval import Hit
@@ -108,9 +108,7 @@ def complete(body: str, missing: list) -> str:
 
 def _sampling(settings: Settings, attempt: int, regenerate: int) -> dict:
     """The first attempt uses the configured sampling; re-asks and Regenerate sample with another seed."""
-    if attempt == 0 and regenerate == 0:
-        return {}
-    return {"temperature": settings.checks.retry_temperature, "seed": settings.llm.seed + 101 * regenerate + attempt}
+    return resample(None, settings.checks.retry_temperature, 101 * regenerate + attempt, settings.llm.seed)
 
 
 def draft_rationale(

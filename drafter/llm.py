@@ -199,6 +199,20 @@ def _extract_json(text: str) -> str:
     return m.group(0) if m else text
 
 
+def resample(sampling: dict[str, Any] | None, temperature: float, step: int, seed: int | None = None) -> dict[str, Any]:
+    """Sampling for a re-ask or a regeneration: step 0 keeps `sampling` as given; step n samples at `temperature`
+    (at least) with the seed moved by n, because a greedy re-ask of the same prompt returns the same reply.
+
+    The one place seeds are chosen: drafting's attempts and Regenerate, and generate_structured's re-asks after
+    malformed output, step through it with offsets that do not collide (1 per attempt, 101 per Regenerate, 1009 per
+    re-ask)."""
+    this = dict(sampling or {})
+    if step == 0:
+        return this
+    base = int(this["seed"]) if this.get("seed") is not None else int(seed or 0)
+    return {**this, "temperature": max(float(this.get("temperature") or 0.0), temperature), "seed": base + step}
+
+
 def generate_structured(
     chat: BaseChatModel,
     backend: str,
@@ -226,10 +240,7 @@ def generate_structured(
     for attempt in range(retries + 1):
         gen.attempts = attempt + 1
         try:
-            this = dict(sampling or {})
-            if attempt and retry_temperature is not None:
-                this.update(temperature=max(float(this.get("temperature") or 0.0), retry_temperature),
-                            seed=int(this.get("seed") or 0) + 1009 * attempt)
+            this = resample(sampling, retry_temperature, 1009 * attempt) if retry_temperature is not None else dict(sampling or {})
             result = chat.generate([messages], response_format=_response_format(backend, schema_model, schema), max_tokens=max_tokens,
                                    **this)
         except Exception as exc:  # transport errors come in many types (httpx, openai, llama_cpp)

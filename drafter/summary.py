@@ -656,7 +656,8 @@ def _sources(facts: list[SourcedFact], which: list[int] | None = None) -> list[d
             for i in idx for s in facts[i].spans]
 
 
-def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, facts: list[SourcedFact], max_tokens: int, retries: int) -> CaseSummary:
+def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, facts: list[SourcedFact], max_tokens: int, retries: int,
+              retry_temperature: float | None = None) -> CaseSummary:
     """The rules' sentences, with the long ones the model shortened (each shortened sentence lists the facts it
     rests on and is checked against them; one that fails is replaced by the rules' own sentence)."""
     if not facts:
@@ -666,7 +667,8 @@ def summarize(chat: BaseChatModel | None, backend: str, prompts: PromptLibrary, 
     if chat is None or not asked:  # no model, or nothing long enough to shorten: the rules' sentences are the summary
         return CaseSummary(fallback_summary(prompts, facts), _sources(facts), chat is None, [], None)
     user = prompts.render("case_summary", facts=[f"({facts[i].label.replace('_', ' ')}) {curly_quotes(clean_for_prompt(facts[i].text))}" for i in asked])
-    gen = generate_structured(chat, backend, prompts.render("system"), user, SummaryOut, None, max_tokens, retries)
+    gen = generate_structured(chat, backend, prompts.render("system"), user, SummaryOut, None, max_tokens, retries,
+                              retry_temperature=retry_temperature)
     if gen.value is None:
         return CaseSummary(fallback_summary(prompts, facts), _sources(facts), True, [], gen)
     dropped: list[tuple[str, str]] = []

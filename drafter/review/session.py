@@ -202,12 +202,8 @@ class ReviewSession:
 
     def _assemble(self, case: Case, drafted: list[ItemDraft]) -> CaseDraft:
         from drafter.chain import SummaryOutput
-        from drafter.summary import select_facts, summarize
 
-        s = self.drafter.settings
-        ff = FactFinder(case)
-        summ = summarize(self.drafter.chat, s.llm.backend, self.drafter.prompts, select_facts(case, ff, case.items, None),
-                         s.llm.max_tokens_summary, s.llm.retries)
+        summ = self.drafter.summarize(case, FactFinder(case))
         letter = render_letter(case, summ.text, [d.model_dump() for d in drafted], self.drafter.model, self.drafter.prompts.version)
         return CaseDraft(case_summary=SummaryOutput(text=summ.text, sources=summ.sources, fallback_used=summ.fallback_used),
                          items=drafted, letter_text=letter, model=self.drafter.model, prompt_version=self.drafter.prompts.version,

@@ -281,3 +281,14 @@ def test_nothing_long_means_no_model_call(drafted):
     s = summarize(fake, "fake", PROMPTS, facts, 400, 0)
     assert all(len(f.text.split()) <= 35 for f in facts), "the sample's sentences are all short"
     assert fake.calls == 0 and not s.fallback_used and all(f.text in s.text for f in facts)
+
+
+def test_a_malformed_summary_is_re_asked_at_the_retry_temperature(drafted, over_8_words):
+    """A greedy re-ask of the same prompt returns the same malformed reply; the summary re-asks as drafting does."""
+    _, _, facts = drafted
+    long = [f for f in facts if f.label in {"treatment", "complaints", "findings", "diagnoses", "medications"} and len(f.text.split()) > over_8_words]
+    good = json.dumps({"sentences": [{"text": " ".join(long[0].text.split()[:8]).rstrip(",;") + ".", "fact_ids": ["F1"]}]})
+    seen: list[tuple] = []
+    fake = FakeChatModel(responder=lambda msgs, kw: seen.append((kw.get("temperature"), kw.get("seed"))) or (good if kw.get("seed") else "{broken"))
+    s = summarize(fake, "fake", PROMPTS, facts, 400, 2, retry_temperature=0.6)
+    assert not s.fallback_used and seen[0] == (None, None) and seen[1][0] == 0.6 and seen[1][1]
