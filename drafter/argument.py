@@ -243,8 +243,9 @@ def _page_numbers(where: str) -> set[int]:
     return out
 
 
-def _functional_reading(facts: dict[str, Fact], find) -> str:
-    """The case read against 9792.20(f): work status and what treatment was already given."""
+def _functional_reading(facts: dict[str, Fact], find, medications: list[str] | None = None) -> str:
+    """The case read against 9792.20(f): work status, what treatment was already given and the medications the
+    applicant still depends on."""
     parts = []
     work = find("work_status")
     if work is not None and work.value == "off_work":
@@ -257,9 +258,15 @@ def _functional_reading(facts: dict[str, Fact], find) -> str:
     use = facts.get("duration_of_use_weeks")
     if use is not None and use.value:
         parts.append(f"the medication has been used for about {float(use.value):g} weeks")
+    if medications:
+        parts.append("the applicant remains on " + _and_list(medications))
     if not parts:
         return "The records do not show such improvement from the treatment already given."
     return "The records do not show such improvement: " + "; ".join(parts) + "."
+
+
+def _and_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def definition_topics(fact: str) -> list[dict]:
@@ -267,9 +274,10 @@ def definition_topics(fact: str) -> list[dict]:
 
 
 def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits: list[Hit] | None = None,
-                   find_fact=None, max_points: int = 3, governing: Hit | None = None) -> Argument:
+                   find_fact=None, max_points: int = 3, governing: Hit | None = None, medications: list[str] | None = None) -> Argument:
     """The argument for one assessed item. `definition_hits` are retrieved passages of the definition topics
-    (only these may be cited for a definition); `find_fact(name)` reads a case fact for the 9792.20(f) reading."""
+    (only these may be cited for a definition); `find_fact(name)` reads a case fact and `medications` are the drugs
+    the applicant still takes, for the 9792.20(f) reading."""
     data = argument_data()
     points: list[Point] = []
     deciding = _deciding(a)[:max_points]
@@ -309,7 +317,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             texts = [c.text for c in meta.criteria if not wanted or c.id in wanted]
             requirement = "; ".join(_lower_first(t) for t in dict.fromkeys(texts))
             first = not any(p.kind == "definition" for p in points)
-            case = _functional_reading(a.facts, find_fact or (lambda name: a.facts.get(name))) if first else ""
+            case = _functional_reading(a.facts, find_fact or (lambda name: a.facts.get(name)), medications) if first else ""
             points.append(Point(kind="definition", status="not_met", requirement=requirement, source=source_label(hit.guideline, hit.edition),
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
                                 numbers=[]))

@@ -161,6 +161,34 @@ class FactFinder:
         pats.extend(lex["other_procedures"] if item.category not in ("injections", "surgery") else [])
         return _compile(pats)
 
+    def medications(self, item: ParsedItem | None = None, limit: int = 3) -> list[tuple[str, Sentence]]:
+        """Drugs the latest dated notes show the applicant taking, as the records name them, with the sentence
+        each rests on: what 9792.20(f) weighs as dependency on continued medical treatment. The item's own drug,
+        instruction-like text, the UR reviewer's reasoning and sentences about stopped, requested or decided
+        drugs are left out."""
+        table = drug_table()
+        # "hydrocodone-acetaminophen" is one drug, and "40 mg morphine equivalents" names a dose, not morphine
+        alts = "|".join(re.escape(n).replace("/", "[/-]") for n in table if len(n) >= 4)
+        names = re.compile(r"(?<![a-z])(" + alts + r")(?![a-z]|[/-][a-z]|\s+(?:milligram\s+)?equivalen)", re.I)
+        not_taking = _compile(load_lexicon("sentences")["not_taking"])
+        found: list[tuple[str, str, Sentence]] = []  # (generic, name as written, sentence)
+        for s in self.sentences:
+            if self._excluded(s) or not_taking.search(s.text) or self.is_request_line(s, item):
+                continue
+            for m in names.finditer(s.text):
+                key = m.group(1).lower()
+                generic = table[key if key in table else key.replace("-", "/")][0]
+                if item is None or generic != item.generic:
+                    found.append((generic, m.group(1), s))
+        if not found:
+            return []
+        latest = max((s.date or "") for _, _, s in found)
+        out: dict[str, tuple[str, Sentence]] = {}
+        for generic, name, s in found:
+            if (s.date or "") == latest and generic not in out:
+                out[generic] = (name, s)
+        return list(out.values())[:limit]
+
     # -- mentions -> fact -----------------------------------------------------------------------------
     def mentions(self, fact: str) -> list[Mention]:
         return [m for _, ms in self.parsed for m in ms if m.fact == fact]

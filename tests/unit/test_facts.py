@@ -181,3 +181,17 @@ def test_no_case_text_in_logs(caplog):
     with caplog.at_level(logging.DEBUG):
         read("The applicant reports a secret phrase zebra-42 today.", "functional_improvement")
     assert "zebra-42" not in caplog.text
+
+
+@pytest.mark.parametrize("text, item, expected", [
+    ("On 3/1/2015 he takes Norco 10/325 three times daily and ibuprofen 800 mg. Gabapentin was discontinued due to sedation.",
+     "Physical therapy 2 x 4", ["Norco", "ibuprofen"]),
+    ("He has taken hydrocodone-acetaminophen since 2010 (40 mg morphine equivalents a day) with naproxen. UDS positive for oxycodone.",
+     "Norco 10/325 #60", ["naproxen"]),
+    ("On 1/5/2015 she was on tramadol. On 3/1/2015 she takes meloxicam only. Request: Lyrica 75 mg.", "Acupuncture x 6", ["meloxicam"]),
+    ("No current medications. Plan: start naproxen 550 mg.", "Physical therapy 2 x 4", []),
+])
+def test_medications_the_applicant_still_takes(text, item, expected):
+    """9792.20(f) weighs dependency on continued treatment: the latest note's drugs, not stopped, planned, screened or
+    dose-unit mentions, nor the requested drug itself."""
+    assert [n for n, _ in FactFinder(excerpt_case(text)).medications(parse_item(item))] == expected
