@@ -62,6 +62,7 @@ class ElementRule(BaseModel):
     yields_to: list[str] = Field(default_factory=list, description="elements whose patterns win over this heading")
     frame: str | None = None
     frame_undated: str | None = None
+    frame_only: str | None = Field(default=None, description="a noun phrase goes into the frame only when it matches this")
 
 
 class URRules(BaseModel):
@@ -433,6 +434,8 @@ def _record_elements(pieces: list[_Piece], c: _Compiled) -> list[SourcedFact]:
                 np_ = noun_phrase(p.text, rule.keep_case)
                 if np_:
                     phrases.append((np_, p))
+        if rule.frame_only:
+            phrases = [(t, p) for t, p in phrases if re.search(rule.frame_only, t, re.I)]
         seen: set[str] = set()
         phrases = [(t, p) for t, p in phrases if not (t.lower() in seen or seen.add(t.lower()))][: rule.max]
         if phrases and rule.frame:

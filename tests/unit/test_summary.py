@@ -292,3 +292,15 @@ def test_a_malformed_summary_is_re_asked_at_the_retry_temperature(drafted, over_
     fake = FakeChatModel(responder=lambda msgs, kw: seen.append((kw.get("temperature"), kw.get("seed"))) or (good if kw.get("seed") else "{broken"))
     s = summarize(fake, "fake", PROMPTS, facts, 400, 2, retry_temperature=0.6)
     assert not s.fallback_used and seen[0] == (None, None) and seen[1][0] == 0.6 and seen[1][1]
+
+
+@pytest.mark.parametrize("complaint, said", [
+    ("CHIEF COMPLAINT: low back pain with intermittent left leg pain.", "On 03/02/2015, the applicant reported low back pain with intermittent left leg pain."),
+    ("CHIEF COMPLAINT: past history, left carpal tunnel release 2011.", None),
+])
+def test_a_chief_complaint_noun_phrase_is_reported_only_when_it_names_a_symptom(complaint, said):
+    text, _ = _summary(_case(("pr2_2015-03-02.txt", f"PR-2 dated 03/02/2015.\n{complaint}\nWork status: off work.\n", "report")))
+    if said:
+        assert said in text
+    else:
+        assert "reported past history" not in text and "carpal tunnel release 2011" not in text
