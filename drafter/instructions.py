@@ -31,9 +31,11 @@ class Instruction:
 
 
 @lru_cache(maxsize=1)
-def _rules() -> list[tuple[re.Pattern, str]]:
+def _rules() -> list[tuple[list[re.Pattern], str]]:
+    """Each rule is one regex, or `all_of` several that must all match the sentence (an addressee or directive
+    and a decision word, in any wording)."""
     data = yaml.safe_load(resources.files("drafter").joinpath("data/instructions.yaml").read_text(encoding="utf-8"))
-    return [(re.compile(r["regex"], re.I), r["why"]) for r in data["patterns"]]
+    return [([re.compile(x, re.I) for x in (r["all_of"] if "all_of" in r else [r["regex"]])], r["why"]) for r in data["patterns"]]
 
 
 def find_instructions(document: str, text: str) -> list[Instruction]:
@@ -43,8 +45,8 @@ def find_instructions(document: str, text: str) -> list[Instruction]:
         sent = m.group(0)
         if len(sent.strip()) < 8:
             continue
-        for rx, why in _rules():
-            if rx.search(sent.strip()):
+        for rxs, why in _rules():
+            if all(rx.search(sent.strip()) for rx in rxs):
                 lead = len(sent) - len(sent.lstrip())
                 out.append(Instruction(document, m.start() + lead, m.end(), " ".join(sent.split()), why))
                 break
