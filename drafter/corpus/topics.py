@@ -74,6 +74,10 @@ def split_sections(body: str, default_pages: tuple[int, ...], where: str = "") -
         if m:
             flush()
             heading, lines = m.group(2).strip(), []
+            if not m.group(3) and re.search(r"\[(?:p|pp)\.", heading):
+                # a page label the pattern cannot read would leave the section on the topic's pages, silently
+                raise CorpusError(f"{where}: heading {line.strip()!r}: unreadable page label. Write one label, e.g. [p. 98] or "
+                                  "[pp. 22, 98-99].")
             try:
                 pages = parse_pages(m.group(3)) if m.group(3) else default_pages
             except ValueError as exc:

@@ -123,3 +123,10 @@ def test_sections_carry_their_own_pages():
 def test_bad_heading_page_marker_is_an_error():
     with pytest.raises(CorpusError, match="bad page range"):
         split_sections("## Dosing [pp. 90-20]\ntext", (1,), where="x.md")
+
+
+def test_an_unreadable_page_label_in_a_heading_is_an_error_not_the_topic_pages():
+    """'[p. 22, pp. 98-99]' once left a section on the topic's page 22, so a limit on page 99 cited a passage without it."""
+    with pytest.raises(CorpusError, match="unreadable page label"):
+        split_sections("## Number of visits [p. 22, pp. 98-99]\nNine to ten visits.", (22,), "x.md")
+    assert split_sections("## Number of visits [pp. 22, 98-99]\nNine to ten visits.", (22,), "x.md")[0].pages == (22, 98, 99)
