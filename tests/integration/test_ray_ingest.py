@@ -52,7 +52,9 @@ def test_local_ray_builds_the_same_archive_and_is_incremental(tmp_path, letters_
     assert not ray.is_initialized(), "a run that started Ray shuts it down"
     assert (got.added_letters, got.unchanged_letters, got.added_items) == (ref.added_letters, ref.unchanged_letters, ref.added_items) == (6, 1, ref.added_items)
     assert sorted(Path(f.path).name for f in got.failed) == ["memo.txt", "scan-without-text.pdf"]
-    assert sum(got.nodes.values()) == 9 and got.letters_parsed == 6
+    # the copy of the Norco letter sits in another batch: it is parsed again when its task runs before the original is
+    # stored (two tasks at once), or skipped by its hash after; either way it is stored once (above and below)
+    assert sum(got.nodes.values()) == 9 and got.letters_parsed in (6, 7)
     assert stored(archive) == stored(serial) and archive.collection.count() == serial.collection.count() == ref.added_items
     a = archive.collection.get(include=["embeddings"], limit=3)
     b = serial.collection.get(ids=a["ids"], include=["embeddings"])  # Chroma returns them in its own order
