@@ -23,7 +23,7 @@ from drafter.facts.pipeline import SPAN_GROUP, Mention, Sentence, build_nlp, loa
 from drafter.facts.schema import Fact, FactRule
 from drafter.facts.values import DATE, READERS, Context, dates_in, parse_date
 from drafter.intake import Case, Document
-from drafter.items import ParsedItem, drug_table
+from drafter.items import ParsedItem, drug_table, parse_item
 
 
 def _compile(patterns: list[str]) -> re.Pattern:
@@ -171,6 +171,8 @@ class FactFinder:
         alts = "|".join(re.escape(n).replace("/", "[/-]") for n in table if len(n) >= 4)
         names = re.compile(r"(?<![a-z])(" + alts + r")(?![a-z]|[/-][a-z]|\s+(?:milligram\s+)?equivalen)", re.I)
         not_taking = _compile(load_lexicon("sentences")["not_taking"])
+        # a drug the case disputes, on the request's own line ("2) Omeprazole 20 mg #30"), is asked for, not taken
+        disputed = [parse_item(x) for x in self.case.items]
         found: list[tuple[str, str, Sentence]] = []  # (generic, name as written, sentence)
         for s in self.sentences:
             if self._excluded(s) or not_taking.search(s.text) or self.is_request_line(s, item):
@@ -178,8 +180,11 @@ class FactFinder:
             for m in names.finditer(s.text):
                 key = m.group(1).lower()
                 generic = table[key if key in table else key.replace("-", "/")][0]
-                if item is None or generic != item.generic:
-                    found.append((generic, m.group(1), s))
+                if item is not None and generic == item.generic:
+                    continue
+                if any(d.generic == generic and self.is_request_line(s, d) for d in disputed):
+                    continue
+                found.append((generic, m.group(1), s))
         if not found:
             return []
         latest = max((s.date or "") for _, _, s in found)

@@ -210,3 +210,19 @@ def test_medications_the_applicant_still_takes(text, item, expected):
     """9792.20(f) weighs dependency on continued treatment: the latest note's drugs, not stopped, planned, screened or
     dose-unit mentions, nor the requested drug itself."""
     assert [n for n, _ in FactFinder(excerpt_case(text)).medications(parse_item(item))] == expected
+
+
+def test_a_drug_the_case_requests_is_not_read_as_taken(tmp_path):
+    """Found in the reviewer app: the RFA's numbered line '2) Omeprazole 20 mg #30', dated a day after the note, made
+    the PT rationale say 'the applicant remains on Omeprazole' instead of the note's naproxen and tramadol."""
+    from drafter.intake import load_case
+    from drafter.settings import IntakeSettings
+
+    (tmp_path / "pr2.txt").write_text(
+        "PR-2\nDate of exam: 04/02/2015\nMEDICATIONS: Naproxen 550 mg twice daily; tramadol 50 mg twice daily.\n"
+        "WORK STATUS: Temporarily totally disabled.\nPLAN: REQUEST FOR AUTHORIZATION dated 04/03/2015: "
+        "1) Additional physical therapy 2 x 6 lumbar spine 2) Omeprazole 20 mg #30\n")
+    case = load_case(tmp_path, IntakeSettings())
+    assert "Omeprazole 20 mg #30" in case.items
+    got = FactFinder(case).medications(parse_item("Additional physical therapy 2 x 6 lumbar spine"))
+    assert [n.lower() for n, _ in got] == ["naproxen", "tramadol"]
