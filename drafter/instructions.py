@@ -43,10 +43,11 @@ def find_instructions(document: str, text: str) -> list[Instruction]:
     out: list[Instruction] = []
     for m in _SENTENCE.finditer(text):
         sent = m.group(0)
-        if len(sent.strip()) < 8:
+        text = sent.strip()
+        if len(text) < 8:
             continue
         for rxs, why in _rules():
-            if all(rx.search(sent.strip()) for rx in rxs):
+            if all(rx.search(text) for rx in rxs):
                 lead = len(sent) - len(sent.lstrip())
                 out.append(Instruction(document, m.start() + lead, m.end(), " ".join(sent.split()), why))
                 break
