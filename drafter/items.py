@@ -14,6 +14,8 @@ from importlib import resources
 import yaml
 from pydantic import BaseModel, Field
 
+from drafter.errors import ConfigError
+
 _WORD_NUMBERS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
     "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
@@ -57,22 +59,16 @@ _TREATMENTS: list[tuple[str, str, str]] = [
      r"\w+ectomy|\w+otomy|\w+plasty)\b"),
 ]
 
-_REGIONS: list[tuple[str, str]] = [
-    ("cervical", r"\b(cervical|c-?spine|c/s|neck)\b"),
-    ("thoracic", r"\b(thoracic|t-?spine|t/s|mid back|upper back)\b"),
-    ("lumbar", r"\b(lumbar|lumbosacral|l-?spine|l/s|ls|low(er)? back|lumbar spine)\b"),
-    ("sacral", r"\b(sacral|sacrum|si joint|sacroiliac)\b"),
-    ("shoulder", r"\bshoulders?\b"),
-    ("elbow", r"\belbows?\b"),
-    ("wrist", r"\b(wrists?|carpal)\b"),
-    ("hand", r"\b(hands?|fingers?|thumb)\b"),
-    ("hip", r"\bhips?\b"),
-    ("knee", r"\b(knees?|tka|menisc\w*|acl)\b"),
-    ("ankle", r"\bankles?\b"),
-    ("foot", r"\b(foot|feet|plantar)\b"),
-    ("upper extremities", r"\b(upper extremit\w*|bue|ue|ues|arms?)\b"),
-    ("lower extremities", r"\b(lower extremit\w*|ble|le|les|legs?)\b"),
-]
+
+@lru_cache(maxsize=1)
+def regions() -> dict:
+    """Body regions: `patterns` (name -> regex) and `related` (name -> regions whose findings speak for it)."""
+    data = yaml.safe_load(resources.files("drafter.data").joinpath("regions.yaml").read_text(encoding="utf-8"))
+    unknown = {r for rel in data["related"].values() for r in rel} - set(data["patterns"])
+    if unknown or set(data["related"]) != set(data["patterns"]):
+        raise ConfigError(f"drafter/data/regions.yaml: every region needs a pattern and a `related` list naming regions "
+                          f"that have patterns (check {sorted(unknown) or sorted(set(data['patterns']) ^ set(data['related']))}).")
+    return data
 
 
 class ParsedItem(BaseModel):
@@ -236,12 +232,13 @@ def parse_item(raw: str) -> ParsedItem:
         if m:
             item.duration_weeks = float(m.group(1))
 
-    regions = [name for name, pat in sorted(_REGIONS, key=lambda rp: _first(rp[1], low)) if _first(pat, low) < len(low)]
+    pats = regions()["patterns"].items()
+    found = [name for name, pat in sorted(pats, key=lambda rp: _first(rp[1], low)) if _first(pat, low) < len(low)]
     for level in re.findall(r"\b([ctl])\d{1,2}\b", low):
         name = {"c": "cervical", "t": "thoracic", "l": "lumbar"}[level]
-        if name not in regions:
-            regions.append(name)
-    item.body_regions = regions
+        if name not in found:
+            found.append(name)
+    item.body_regions = found
     if re.search(r"\b(bilateral|bilat|both|b/l|bue|ble)\b", low):
         item.laterality = "bilateral"
     elif re.search(r"\b(left|lt|l)\b(?!\s*[-/]?\s*(?:spine|s\b|\d))", low):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 
@@ -23,7 +23,7 @@ from drafter.facts.pipeline import SPAN_GROUP, Mention, Sentence, build_nlp, loa
 from drafter.facts.schema import Fact, FactRule
 from drafter.facts.values import DATE, READERS, Context, dates_in, parse_date
 from drafter.intake import Case, Document
-from drafter.items import ParsedItem, drug_table, parse_item
+from drafter.items import ParsedItem, drug_table, parse_item, regions
 
 
 def _compile(patterns: list[str]) -> re.Pattern:
@@ -171,20 +171,27 @@ class FactFinder:
         alts = "|".join(re.escape(n).replace("/", "[/-]") for n in table if len(n) >= 4)
         names = re.compile(r"(?<![a-z])(" + alts + r")(?![a-z]|[/-][a-z]|\s+(?:milligram\s+)?equivalen)", re.I)
         not_taking = _compile(load_lexicon("sentences")["not_taking"])
-        # a drug the case disputes, on the request's own line ("2) Omeprazole 20 mg #30"), is asked for, not taken
+        # the request's own line for any disputed item ("2) Omeprazole 20 mg #30", "2. Refill compounded cream
+        # flurbiprofen 20%/...") names what is asked for, which that item's own rationale weighs
         disputed = [parse_item(x) for x in self.case.items]
-        found: list[tuple[str, str, Sentence]] = []  # (generic, name as written, sentence)
+        found: list[tuple[str, str, Sentence]] = []  # (generic, name as a letter writes it, sentence)
         for s in self.sentences:
-            if self._excluded(s) or not_taking.search(s.text) or self.is_request_line(s, item):
+            if self._excluded(s) or not_taking.search(s.text) or any(self.is_request_line(s, d) for d in [item, *disputed]):
                 continue
+            in_compound = False
             for m in names.finditer(s.text):
                 key = m.group(1).lower()
-                generic = table[key if key in table else key.replace("-", "/")][0]
+                generic, _, brand = table[key if key in table else key.replace("-", "/")]
+                if in_compound:
+                    continue  # the ingredients named after "compounded cream" are that one product
+                if generic == "compound":
+                    in_compound = True
                 if item is not None and generic == item.generic:
                     continue
-                if any(d.generic == generic and self.is_request_line(s, d) for d in disputed):
-                    continue
-                found.append((generic, m.group(1), s))
+                # letters write generics in lower case and brands capitalised, whatever the record's capitals
+                written = m.group(1)
+                name = (written if not written.isupper() else written.title()) if brand else written.lower()
+                found.append((generic, name, s))
         if not found:
             return []
         latest = max((s.date or "") for _, _, s in found)
@@ -239,6 +246,8 @@ class FactFinder:
         if rule is None:
             return Fact(name=name, note="no rule file for this fact yet")
         every = self._scoped(self.mentions(name), rule, item)
+        if rule.region_scoped and item is not None and item.body_regions:
+            every = [m for m in every if _about_region(m, item.body_regions)]
         if rule.skip_request_lines:
             every = [m for m in every if not self.is_request_line(m.sentence, item)]
         ms = [m for m in every if self._usable(m, rule)]
@@ -418,6 +427,30 @@ def _outside_modifiers(span) -> set[str]:
             continue
         out.add(mod.category)
     return out
+
+
+@lru_cache(maxsize=1)
+def _region_patterns() -> list[tuple[str, re.Pattern]]:
+    return [(name, re.compile(p, re.I)) for name, p in regions()["patterns"].items()]
+
+
+def _about_region(m: Mention, item_regions: list[str]) -> bool:
+    """False when the finding is about a body region unrelated to the item's: the region named nearest before the
+    finding in its sentence (or inside it), else the first one after it in the same clause."""
+    s = m.sentence
+    lo, hi = m.start - s.start, m.end - s.start
+    named = [(r.start(), name) for name, pat in _region_patterns() for r in pat.finditer(s.text)]
+    before = [x for x in named if x[0] < hi]
+    if before:
+        region = max(before)[1]
+    else:
+        clause = re.split(r"[.;]", s.text[lo:], maxsplit=1)[0]
+        after = [x for x in named if x[0] < lo + len(clause)]
+        if not after:
+            return True
+        region = min(after)[1]
+    related = regions()["related"]
+    return any(region in related[r] for r in item_regions if r in related)
 
 
 def _when(m: Mention) -> tuple[str, int]:

@@ -66,6 +66,10 @@ class FactRule(BaseModel):
         default="case",
         description="item: only statements about the requested treatment count (sentences naming another treatment are skipped)",
     )
+    region_scoped: bool = Field(
+        default=False, description="a finding about a body region unrelated to the item's regions does not count "
+        "(\"Ankle: full ROM\" says nothing of a lumbar request; see drafter/data/regions.yaml)",
+    )
     sections: list[str] = Field(default_factory=list, description="if set, mentions count only in these sections (or outside any section)")
     skip_sections: list[str] = Field(default_factory=list, description="mentions in these sections never count")
     prefer: Literal["present", "absent"] = Field(

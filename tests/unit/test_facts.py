@@ -165,6 +165,24 @@ def test_latest_dated_statement_governs_and_the_disagreement_is_shown():
     assert f.status == "present" and "governs" in f.note
 
 
+EXAM_OF_TWO_PARTS = "Lumbar flexion limited to 40 degrees with guarding. Ankle: no swelling, full ROM."
+
+
+@pytest.mark.parametrize("item, expected", [
+    ("Chiropractic manipulation lumbar spine x6", "present"),  # the ankle says nothing of the low back
+    ("Physical therapy right ankle x6", "absent"),  # nor the low back of the ankle
+    ("Physical therapy x6", "absent"),  # no region named: the latest statement governs
+])
+def test_exam_findings_count_for_the_body_region_of_the_item(item, expected):
+    assert read(EXAM_OF_TWO_PARTS, "objective_deficits", item).status == expected
+
+
+def test_findings_of_a_related_region_still_count():
+    # lower-extremity strength belongs to the lumbar examination
+    assert read("Lower extremity strength 4/5 on the right.", "objective_deficits", "PT lumbar 2x6").status == "present"
+    assert read("Full ROM of the shoulders; cervical rotation 40/80.", "objective_deficits", "PT cervical 2x6").status == "present"
+
+
 def test_work_status_values():
     assert read("Modified duty was recommended but not accommodated by the employer.", "work_status").value == "off_work"
     assert read("Work status: TTD.", "return_to_work").status == "absent"
@@ -205,6 +223,9 @@ def test_no_case_text_in_logs(caplog):
      "Norco 10/325 #60", ["naproxen"]),
     ("On 1/5/2015 she was on tramadol. On 3/1/2015 she takes meloxicam only. Request: Lyrica 75 mg.", "Acupuncture x 6", ["meloxicam"]),
     ("No current medications. Plan: start naproxen 550 mg.", "Physical therapy 2 x 4", []),
+    # a compound's ingredients are one product; letters write generics in lower case, brands capitalised
+    ("MEDS: OMEPRAZOLE 20 mg daily, NORCO 10/325 bid, compounded cream flurbiprofen 20%/lidocaine 5%.",
+     "Physical therapy 2 x 4", ["omeprazole", "Norco", "compounded cream"]),
 ])
 def test_medications_the_applicant_still_takes(text, item, expected):
     """9792.20(f) weighs dependency on continued treatment: the latest note's drugs, not stopped, planned, screened or
