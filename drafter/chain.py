@@ -37,6 +37,7 @@ class CitationOut(BaseModel):
     guideline: str
     edition: str
     topic: str
+    heading: str = ""  # the section of the topic the passage comes from, so two passages of one topic read apart
     pages: list[int] = Field(default_factory=list)
 
 
@@ -161,7 +162,7 @@ class Drafter:
                             self.topics, guidance=guidance, regenerate=regenerate)
         t3 = time.perf_counter()
         by_id = {h.chunk_id: h for h in passages}
-        citations = [CitationOut(chunk_id=h.chunk_id, guideline=h.guideline, edition=h.edition, topic=h.topic, pages=h.pages)
+        citations = [CitationOut(chunk_id=h.chunk_id, guideline=h.guideline, edition=h.edition, topic=h.topic, heading=h.heading, pages=h.pages)
                      for cid in d.cited_ids if (h := by_id.get(cid))]
         gen = d.generation
         return ItemDraft(

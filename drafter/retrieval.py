@@ -64,12 +64,25 @@ class Hit:
 
     def to_json(self) -> dict:
         d = asdict(self)
-        return {k: d[k] for k in ("chunk_id", "guideline", "edition", "topic", "topic_id", "pages", "pages_label", "score", "text", "ranks")}
+        out = {k: d[k] for k in ("chunk_id", "guideline", "edition", "topic", "topic_id", "pages", "pages_label", "score", "text", "ranks")}
+        return out | {"heading": self.heading}
+
+    @property
+    def heading(self) -> str:
+        """The passage's section heading ("Number of visits"), or "" for a topic's one untitled section."""
+        return passage_heading(self.topic, self.text)
 
     @property
     def citation(self) -> str:
         where = f", page{'s' if len(self.pages) > 1 else ''} {self.pages_label}" if self.pages_label else ""
         return f"{self.guideline} ({self.edition}), {self.topic}{where}"
+
+
+def passage_heading(topic: str, text: str) -> str:
+    """The heading in a passage's title line ("Physical medicine: Number of visits"), "" when it is the topic itself."""
+    title = text.split("\n", 1)[0]
+    prefix = f"{topic}: "
+    return title[len(prefix):].strip() if title.startswith(prefix) else ""
 
 
 @dataclass(frozen=True)

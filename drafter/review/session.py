@@ -283,7 +283,7 @@ class ReviewSession:
         """Add a passage the reviewer found with the guideline search (a retrieved chunk, so citable)."""
         if any(c["chunk_id"] == hit["chunk_id"] for c in state.citations(i)):
             return state
-        cite = {k: hit[k] for k in ("chunk_id", "guideline", "edition", "topic", "pages")}
+        cite = {k: hit[k] for k in ("chunk_id", "guideline", "edition", "topic", "pages")} | {"heading": hit.get("heading", "")}
         state.items[i].added.append(cite)
         return self._edit(state, "add_citation", None, cite, i)
 

@@ -24,6 +24,7 @@ from drafter.review.session import (
     intake_findings,
     pdf_bytes,
 )
+from drafter.retrieval import passage_heading
 from drafter.review.store import AuditStore, CaseApproved, StaleWorkingCopy
 from drafter.settings import REPO_ROOT, Settings
 
@@ -497,13 +498,16 @@ def _highlight(text: str, quote: str) -> str:
 
 
 def citation_label(c: dict) -> str:
-    """'MTUS CPMTG (2009), Physical Medicine, p. 99' as a physician reads a citation."""
+    """'MTUS CPMTG (2009), Physical medicine: Number of visits, p. 99' as a physician reads a citation."""
     pages = c.get("pages") or []
     where = "" if not pages else (f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages[0]}-{pages[-1]}")
     name = SHORT_GUIDELINE.get(c.get("guideline", ""), c.get("guideline", ""))
     edition = c.get("edition", "")
     source = name if edition and edition in name else f"{name} ({edition})"
-    return ", ".join(x for x in (source, c.get("topic", ""), where) if x)
+    topic = c.get("topic", "")
+    if c.get("heading"):
+        topic = f"{topic}: {c['heading']}" if topic else c["heading"]
+    return ", ".join(x for x in (source, topic, where) if x)
 
 
 def _verify_and_edit(session: ReviewSession, state: WorkingState) -> None:
@@ -611,7 +615,7 @@ def _item(session: ReviewSession, state: WorkingState, i: int, it, details: bool
                 continue
             meta = ch.metadata
             label = citation_label({"guideline": meta.get("guideline", ""), "edition": meta.get("edition", ""), "topic": meta.get("topic", ""),
-                                    "pages": _pages(meta)})
+                                    "heading": passage_heading(meta.get("topic", ""), ch.text), "pages": _pages(meta)})
             st.markdown(f"**{label}**" + (f" · `{cid}` · score {scores[cid]:.4f}" if details and cid in scores else ""))
             st.caption(ch.text[:600])
     q = st.text_input("Search the guidelines to add a passage", key=f"q-{i}")

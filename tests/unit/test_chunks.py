@@ -43,3 +43,18 @@ def test_pages_label_and_split_text():
     parts = split_text("One. " * 300, 200)
     assert len(parts) > 5 and all(len(p) <= 200 for p in parts)
     assert " ".join(parts).split() == ("One. " * 300).split()
+
+
+def test_two_passages_of_one_topic_name_their_sections(tmp_path):
+    from drafter.retrieval import passage_heading
+    from drafter.review.ui import citation_label
+
+    body = "Intro words about the topic. " * 6 + "\n\n## Frequency [p. 99]\n" + "Visits fade over weeks. " * 6
+    topic = load_topic(write_topic(tmp_path, "paged", body=body))
+    chunks = topic_chunks(topic)
+    name = topic.meta.topic
+    headings = [passage_heading(name, c.text) for c in chunks]
+    assert headings == ["", "Frequency"]
+    labels = {citation_label({"guideline": "MTUS", "edition": "2009", "topic": name, "heading": h, "pages": c.pages})
+              for h, c in zip(headings, chunks)}
+    assert len(labels) == 2 and any(label.endswith(f"{name}: Frequency, p. 99") for label in labels)
