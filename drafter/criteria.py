@@ -201,7 +201,7 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
             ok = item.visits <= (lim.max or 0)
             out.append(CriterionResult(criterion=f"Requested visits within the course: {label}.", criterion_id="limit-visits", topic_id=meta.id,
                                        fact="prior_visits_completed", status="met" if ok else "not_met", value=item.visits, citation=cite, page=lim.page,
-                                       note=f"{item.visits} visits requested, {'within' if ok else 'beyond'} {label}{course_note}"))
+                                       note=f"{item.visits} visits are requested, {'within' if ok else 'beyond'} {label}{course_note}"))
     for lim in meta.limits:
         cite = _citation_for(meta.id, lim.page, passages)
         if lim.unit == "mme_per_day" and lim.max:
@@ -210,7 +210,7 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
                 ok = float(f.value) <= lim.max
                 out.append(CriterionResult(criterion=f"Daily dose at most {lim.max:g} mg oral morphine equivalents.", criterion_id="limit-mme", topic_id=meta.id,
                                            fact="daily_mme", status="met" if ok else "not_met", value=f.value, evidence=f.span, citation=cite, page=lim.page,
-                                           note=f"{f.value:g} mg MED a day, {'within' if ok else 'above'} the {lim.max:g} mg ceiling"))
+                                           note=f"the records document {f.value:g} mg MED a day, {'within' if ok else 'above'} the {lim.max:g} mg ceiling"))
         elif lim.unit == "weeks" and lim.max and item.treatment == "medication":
             f = ff.find("duration_of_use_weeks", item)
             if f.status == "present" and f.value is not None:
@@ -218,7 +218,7 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
                 out.append(CriterionResult(criterion=f"Use limited to {lim.max:g} weeks" + (f" ({lim.condition})" if lim.condition else "") + ".",
                                            criterion_id="limit-weeks", topic_id=meta.id, fact="duration_of_use_weeks", status="met" if ok else "not_met",
                                            value=f.value, evidence=f.span, citation=cite, page=lim.page,
-                                           note=f"in use for about {f.value:g} weeks, {'within' if ok else 'beyond'} the {lim.max:g}-week limit"))
+                                           note=f"the medication has been in use for about {f.value:g} weeks, {'within' if ok else 'beyond'} the {lim.max:g}-week limit"))
         elif lim.unit == "weeks" and lim.max and lim.hours_per_week and item.total_hours and phase == "initial":
             weeks = item.total_hours / lim.hours_per_week
             ok = weeks <= lim.max
@@ -231,12 +231,12 @@ def _check_limits(meta: TopicMeta, item: ParsedItem, ff: FactFinder, phase: str,
             hours = item.hours_per_day * (item.days_per_week or 7)
             ok = hours <= lim.max
             out.append(CriterionResult(criterion=f"At most {lim.max:g} hours a week.", criterion_id="limit-hours", topic_id=meta.id, fact="hours_per_week",
-                                       status="met" if ok else "not_met", value=hours, citation=cite, page=lim.page, note=f"{hours:g} hours a week requested"))
+                                       status="met" if ok else "not_met", value=hours, citation=cite, page=lim.page, note=f"{hours:g} hours a week are requested"))
         elif lim.unit == "days" and lim.max and item.rental_days:
             ok = item.rental_days <= lim.max
             out.append(CriterionResult(criterion=f"At most {lim.max:g} days" + (f" ({lim.condition})" if lim.condition else "") + ".", criterion_id="limit-days",
                                        topic_id=meta.id, fact="trial_completed", status="met" if ok else "not_met", value=item.rental_days, citation=cite, page=lim.page,
-                                       note=f"{item.rental_days} days requested"))
+                                       note=f"{item.rental_days} days are requested"))
     return out
 
 
