@@ -138,6 +138,9 @@ def score(layer, rows: list[dict], show: str | None = None) -> dict:
         inj_tp += planted and flagged
         inj_fn += planted and not flagged
         inj_fp += (not planted) and flagged
+        if planted != flagged and show in ("instruction_text", "all"):
+            errors.append((row["id"], "instruction_text", "present" if planted else "absent", None,
+                           "present" if flagged else "absent", None, row["text"]))
         for lab in row["labels"]:
             name, gold = lab["fact"], lab["status"]
             if name == "instruction_text":
