@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from drafter.facts.schema import Evidence, FactRule
+from drafter.facts.schema import Evidence, FactRule, Pattern
 from drafter.facts.medspacy_speed import speed_up
 
 RULES_PACKAGE = "drafter.facts"
@@ -40,7 +40,34 @@ def load_rules(rules_dir: str | None = None) -> dict[str, FactRule]:
             raise DrafterError(f"{path}: not a valid fact rule file ({exc}). Fix the file; see drafter/facts/schema.py.") from exc
         if rule.fact != path.stem:
             raise DrafterError(f"{path}: names fact {rule.fact!r}; the file must be named {rule.fact}.yaml.")
+        if rule.below_norm:
+            rule.present.extend(Pattern(regex=r, note="generated from rom_norms.yaml") for r in below_norm_patterns())
         out[rule.fact] = rule
+    return out
+
+
+def below_norm_patterns() -> list[str]:
+    """One pattern per region and motion of rom_norms.yaml: the region, then within its clause the motion and a
+    measured range under the deficit threshold ("Cervical AROM: flex 30", "R knee ... flexion 0-120")."""
+    from drafter.items import regions
+
+    norms = load_lexicon("rom_norms")
+    region_words = regions()["patterns"]
+    side = r"(?:(?:r|l|rt|lt|right|left|bilat\w*|b/l)\.?\s*)?"
+    filler = r"(?:(?:unchanged|measured|only|limited|improved|increased|decreased|now|still|about|approx\.?|~|at|to|of|is|was)\s*)*"
+    from drafter.errors import ConfigError
+
+    out = []
+    for region, motions in norms["normal"].items():
+        unknown = ([region] if region not in region_words else []) + [m for m in motions if m not in norms["motions"]]
+        if unknown:
+            raise ConfigError(f"drafter/facts/lexicon/rom_norms.yaml: {unknown} is not a region of drafter/data/regions.yaml "
+                              "or a motion listed under `motions`; name it there first.")
+        for motion, normal in motions.items():
+            below = int(normal * norms["deficit_below"] - 1e-9)  # strictly below the threshold
+            numbers = "|".join(str(n) for n in range(below, -1, -1))
+            out.append(rf"{region_words[region]}[^.;]{{0,60}}?{norms['motions'][motion]}\s*[:=]?\s*{filler}{side}"
+                       rf"(?:0\s*(?:-|to)\s*)?(?:{numbers})(?![\d/.])(?!\s*(?:-|to)\s*\d)(?!\s*(?:lbs?|kg|%|x\b|times|reps|min|sec|visits?|sessions?))")
     return out
 
 

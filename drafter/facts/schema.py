@@ -66,6 +66,10 @@ class FactRule(BaseModel):
         default="case",
         description="item: only statements about the requested treatment count (sentences naming another treatment are skipped)",
     )
+    below_norm: bool = Field(
+        default=False, description="also present: a measured range of motion short of normal for its region "
+        "(drafter/facts/lexicon/rom_norms.yaml)",
+    )
     region_scoped: bool = Field(
         default=False, description="a finding about a body region unrelated to the item's regions does not count "
         "(\"Ankle: full ROM\" says nothing of a lumbar request; see drafter/data/regions.yaml)",
