@@ -70,7 +70,9 @@ class Point(BaseModel):
             return f"{self.where} defines {self.fact.replace('_', ' ')} as follows: {self.requirement}."
         if short:
             return f"The guideline{where or ' also'} states that {self.requirement}." if where else f"The guideline also states that {self.requirement}."
-        return f"The {self.source}{where} states that {self.requirement}."
+        # "The MTUS Chronic Pain Medical Treatment Guidelines (2009) state"; "The MTUS ... Guideline (2017) states"
+        verb = "state" if re.sub(r"\s*\([^)]*\)\s*$", "", self.source).endswith("Guidelines") else "states"
+        return f"The {self.source}{where} {verb} that {self.requirement}."
 
 
 class Argument(BaseModel):
@@ -152,12 +154,18 @@ def _requirement(r: CriterionResult) -> str:
         return f"the course of treatment is {label}"
     if r.criterion_id == "limit-mme":
         return "the total daily opioid dose should not exceed " + label.split("at most", 1)[-1].strip()
-    if r.criterion_id in ("limit-weeks", "limit-hours", "limit-days"):
-        return f"the guideline allows {label.replace('Use limited to', 'use limited to')}"
+    if r.criterion_id == "limit-weeks":
+        return "use is " + re.sub(r"^use\s+", "", label)  # "use is limited to 12 weeks (...)"
+    if r.criterion_id in ("limit-hours", "limit-days"):
+        return "no more than " + re.sub(r"^at most\s+", "", label) + " are supported"
     if r.criterion_id == "recommendation":
         return "this treatment is not recommended"
     if r.criterion_id.startswith("excluded-"):
         return f"a product containing {r.value} is not recommended"
+    # a criterion written without a subject ("Not recommended for non-neuropathic pain") reads after "states that"
+    # only with one
+    if re.match(r"(?:not\s+)?(?:recommended|indicated|supported|suggested|advised)\b", label):
+        return f"the treatment is {label}"
     return label
 
 
@@ -213,10 +221,18 @@ def pages_label(pages: list[int]) -> str:
     return f"page {text}" if len(nums) == 1 else f"pages {text}"
 
 
-def _where(r: CriterionResult) -> str:
+def _where(r: CriterionResult, span_max: int) -> str:
+    """The criterion's page, or its passage's short page run when the page lies in one (letters cite "pages
+    68-69" for a section that spans them); a passage without pages is cited by its own label."""
+    passage = sorted(set(r.citation.pages)) if r.citation else []
     if r.page:
-        return f"page {r.page}"
-    return pages_label(r.citation.pages) if r.citation else ""
+        run = [r.page]
+        while run[0] - 1 in passage:
+            run.insert(0, run[0] - 1)
+        while run[-1] + 1 in passage:
+            run.append(run[-1] + 1)
+        return pages_label(run) if r.page in passage and len(run) <= span_max else f"page {r.page}"
+    return pages_label(passage)
 
 
 def _deciding(a: Assessment) -> list[CriterionResult]:
@@ -286,7 +302,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             "recommendation" if r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-") else "criterion")
         # a limit point is taken up when the prose states the case's quantity (the total or the amount requested)
         numbers = [f"{float(r.value):g}"] if kind == "limit" and isinstance(r.value, (int, float)) else (_numbers(r.note) if kind == "limit" else [])
-        points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r),
+        points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r, data["cite_page_runs_up_to"]),
                             chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data), evidence=r.evidence,
                             fact=r.fact, numbers=numbers))
     meta = topics.get(a.governing_topic or "")

@@ -29,7 +29,7 @@ def test_an_upheld_item_opens_with_the_governing_entry_on_its_own_pages(tmp_path
     assert a.decision == "upheld"
     first, rest = arg.points[0], arg.points[1:]
     assert first.kind == "context" and first.where == "pages 41-42" and first.chunk_id == "cpmtg-cyclobenzaprine#p41"
-    assert first.guideline_sentence.startswith("The MTUS Chronic Pain Medical Treatment Guidelines (2009), pages 41-42, states that cyclobenzaprine")
+    assert first.guideline_sentence.startswith("The MTUS Chronic Pain Medical Treatment Guidelines (2009), pages 41-42, state that cyclobenzaprine")
     assert rest and all(p.kind != "context" for p in rest)
     # the opener is context, not a deciding point: prose that argues only the deciding points passes the check
     deciding = " ".join(p.guideline_sentence + " " + p.case for p in rest)
@@ -39,3 +39,20 @@ def test_an_upheld_item_opens_with_the_governing_entry_on_its_own_pages(tmp_path
 def test_no_opener_when_a_deciding_point_already_cites_the_entry_s_pages(tmp_path):
     _, arg = argue(tmp_path, CYCLO, "Cyclobenzaprine 7.5 mg #90", "cpmtg-cyclobenzaprine", [63, 64])
     assert all(p.kind != "context" for p in arg.points)
+
+
+def test_a_criterion_is_cited_by_its_passages_short_page_run_as_letters_cite_a_section():
+    from drafter.argument import _where
+    from drafter.criteria import Citation, CriterionResult
+
+    def where(page, pages):
+        cite = Citation(chunk_id="t#s0", guideline="MTUS", edition="2009", topic="t", pages=pages)
+        return _where(CriterionResult(criterion="c", criterion_id="c", topic_id="t", fact="f", status="not_met", page=page,
+                                      citation=cite), span_max=3)
+
+    assert where(68, [68, 69]) == "pages 68-69"
+    assert where(59, [58, 59, 60]) == "pages 58-60"
+    assert where(78, [76, 77, 78, 79, 80]) == "page 78"  # a long run would cite pages the criterion is not on
+    assert where(99, [22, 98, 99]) == "pages 98-99"
+    assert where(8, [98, 99]) == "page 8"  # a page the passage does not state is cited as itself
+    assert where(None, [41, 42, 63]) == "pages 41-42, 63"

@@ -85,7 +85,7 @@ def test_completing_prose_names_the_guideline_quotes_in_full_and_repeats_nothing
     body = "Gabapentin is recommended for neuropathic pain. This is documented in the same record."
     text = complete(body, [later])
     assert text.count("This is documented in the same record.") == 1, "nothing the prose said is said again"
-    assert SOURCE + ", page 19, states that continued use" in text, "the prose never named the guideline: name it in full"
+    assert SOURCE + ", page 19, state that continued use" in text, "the prose never named the guideline: name it in full"
     assert '"walks 30 minutes"' in text, "a shortened quote is given in full"
     named = complete("The " + SOURCE + " sets the rule.", [later])
     assert "The guideline, page 19, states" in named
@@ -99,7 +99,7 @@ def test_a_left_out_opening_context_goes_before_the_prose_and_is_not_a_deciding_
                     source=SOURCE, where="pages 41-42")
     body = "The records provided for review do not document an acute exacerbation of the pain."
     text = complete(body, [context])
-    assert text.startswith(f"The {SOURCE}, pages 41-42, states that cyclobenzaprine") and text.endswith(body)
+    assert text.startswith(f"The {SOURCE}, pages 41-42, state that cyclobenzaprine") and text.endswith(body)
     deciding = Point(kind="criterion", status="not_met", requirement="it is for acute exacerbations", source=SOURCE, where="page 63",
                      fact="acute_exacerbation", case=body)
     arg = Argument(item="Cyclobenzaprine 7.5 mg #90", decision="upheld", points=[context, deciding], conclusion="")
