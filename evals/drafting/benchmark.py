@@ -75,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
                 if args.show:
                     mark = "ok " if row["agree"] else "XX "
                     print(f"{mark}{folder.name[:32]:<32} {e['item'][:40]:<40} exp {e['expected_decision']:<12} got {d.decision:<12} "
-                          f"grounded {d.grounded_fraction:.2f} fallback {d.fallback_used} {d.timings_s['generation']:.1f}s", flush=True)
+                          f"grounded {d.grounded_fraction:.2f} fallback {d.fallback_used} {d.timings_s['generation']:.1f}s"
+                          + (f" checks failed: {[f'{c.name}: {c.reason}' for c in d.checks if not c.passed]}" if row["final_checks_failed"] else ""),
+                          flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print(f"\n{len(rows)} items in {len({r['case'] for r in rows})} cases")
