@@ -106,8 +106,9 @@ class Drafter:
     def topic_chunks(self, parsed: ParsedItem, hits: list[Hit], date: dt.date | None) -> list[Hit]:
         """More retrieved chunks of the governing topics, so each criterion can cite the passage with its page."""
         out: list[Hit] = []
+        n = self.settings.retrieval.topic_passages
         for h in governing_hits(hits, parsed)[:2]:
-            out += self.retriever.search(parsed.search_text, k=4, date=date, filters={"topic_id": h.topic_id}, per_topic=4)
+            out += self.retriever.search(parsed.search_text, k=n, date=date, filters={"topic_id": h.topic_id}, per_topic=n)
         return out
 
     @staticmethod

@@ -176,8 +176,10 @@ def draft_rationale(
             return DraftedRationale(text, cited, False, report, checks, attempts, gen, notes, user)
         notes += [f"model attempt {i + 1}: " + "; ".join(a.problems) for i, a in enumerate(attempts) if a.problems]
     text = fallback_rationale(prompts, argument, findings)
-    # the fixed conclusion is the code's own sentence, as on the model path (grounded there without it)
-    report = ground(text.replace(argument.conclusion, ""), sources, pages, base_ids, retrieved)
+    # the fixed conclusion is the code's own sentence, as on the model path (grounded there without it); a page
+    # the template names must be a page of a passage it cites, not of any passage retrieval returned
+    cited_pages = {p for v in views if v.chunk_id in base_ids for p in v.pages} or pages
+    report = ground(text.replace(argument.conclusion, ""), sources, cited_pages, base_ids, retrieved)
     if report.dropped:
         notes.append("the template restated something the sources do not hold: " + "; ".join(w for _, w in report.dropped))
     checks = (run_checks(text, argument, [by_id[c] for c in base_ids if c in by_id], topics, request_date, settings.checks)

@@ -37,6 +37,8 @@ class RetrievalSettings(BaseModel):
     bm25_weight: float = Field(default=1.0, ge=0)
     lexicon_weight: float = Field(default=1.0, ge=0, description="weight of topics whose applies_to terms the query names")
     per_topic: int = Field(default=1, ge=1, le=20, description="hits kept per topic")
+    topic_passages: int = Field(default=8, ge=1, le=50, description="passages retrieved from each governing topic, so every "
+                                "criterion can cite the passage that states its page (the largest topic has 6)")
     max_query_chars: int = Field(default=2000, ge=10)
     chunk_chars: int = Field(default=900, ge=200, le=8000, description="target chunk size in characters")
 

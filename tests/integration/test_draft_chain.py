@@ -58,6 +58,25 @@ def test_decisions_citations_and_grounding(fake_drafter, case):
     assert "CLINICAL CASE SUMMARY" in draft.letter_text and "IMR ISSUES, DECISIONS AND RATIONALES" in draft.letter_text
 
 
+def test_every_criterion_cites_a_passage_that_states_its_page(fake_drafter, tmp_path):
+    """The hydrocodone topic has five passages; its 4 A's criteria (pages 78, 80) cited the page-91 dosing passage
+    when retrieval kept only four of them, and the rationale said "page 78" beside a passage that does not state it
+    (seen in the reviewer app, session 9, on this note)."""
+    note = tmp_path / "pr2.txt"
+    note.write_text(
+        "PROGRESS REPORT (PR-2)\nDate of exam: 03/10/2016\nDOI: 07/09/2015\n"
+        "SUBJECTIVE: Constant low back pain 5/10. He takes Norco 10/325 three times a day since 08/2015; pain 8/10 "
+        "without and 6/10 with it; no change in activities. No urine drug screen is on file.\n"
+        "WORK STATUS: Temporarily totally disabled.\n"
+        "PLAN: REQUEST FOR AUTHORIZATION dated 03/11/2016: 1) Chiropractic manipulation lumbar spine 3 x 2 (6 visits) "
+        "2) Norco 10/325 mg #90\n")
+    for case in (note, CASES / "case-07-norco-uds", CASES / "case-08-oxycodone-high-med"):
+        for item in fake_drafter.draft(case).items:
+            for c in item.criteria:
+                if c.page is not None and c.citation is not None:
+                    assert c.page in c.citation.pages, (case.name, item.item, c.criterion, c.page, c.citation.chunk_id)
+
+
 def test_cli_json_contract(built_home):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAFTER_")}
     env["DRAFTER_HOME"] = str(built_home)
