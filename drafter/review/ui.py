@@ -13,6 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from drafter.corpus.chunks import pages_label
 from drafter.errors import DrafterError
 from drafter.intake import IntakeError
 from drafter.review.identity import Identity, from_claims, single_user
@@ -500,7 +501,8 @@ def _highlight(text: str, quote: str) -> str:
 def citation_label(c: dict) -> str:
     """'MTUS CPMTG (2009), Physical medicine: Number of visits, p. 99' as a physician reads a citation."""
     pages = c.get("pages") or []
-    where = "" if not pages else (f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages[0]}-{pages[-1]}")
+    # pages 1 and 8 are "pp. 1, 8", not a span over pages the passage does not state
+    where = "" if not pages else (f"p. {pages[0]}" if len(pages) == 1 else f"pp. {pages_label(pages)}")
     name = SHORT_GUIDELINE.get(c.get("guideline", ""), c.get("guideline", ""))
     edition = c.get("edition", "")
     source = name if edition and edition in name else f"{name} ({edition})"

@@ -58,3 +58,11 @@ def test_two_passages_of_one_topic_name_their_sections(tmp_path):
     labels = {citation_label({"guideline": "MTUS", "edition": "2009", "topic": name, "heading": h, "pages": c.pages})
               for h, c in zip(headings, chunks)}
     assert len(labels) == 2 and any(label.endswith(f"{name}: Frequency, p. 99") for label in labels)
+
+
+def test_a_citation_label_never_spans_pages_the_passage_does_not_state():
+    from drafter.review.ui import citation_label
+
+    label = citation_label({"guideline": "MTUS", "edition": "2009", "topic": "Introduction", "pages": [1, 8]})
+    assert label.endswith("pp. 1, 8") and "1-8" not in label
+    assert citation_label({"guideline": "MTUS", "edition": "2009", "topic": "t", "pages": [98, 99]}).endswith("pp. 98-99")
