@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field
 
+from drafter.corpus.chunks import pages_label as corpus_pages_label
 from drafter.corpus.schema import TopicMeta
 from drafter.criteria import Assessment, CriterionResult, Decision, Status
 from drafter.dates import us_date
@@ -208,17 +209,10 @@ def _source(r: CriterionResult, topics: dict[str, TopicMeta]) -> str:
 def pages_label(pages: list[int]) -> str:
     """'page 99', 'pages 98-99', 'pages 29, 65', 'pages 41-42, 63-66', or '' for a guideline cited without pages.
     Only consecutive pages make a range: a span over pages the passage does not state would cite text it lacks."""
-    nums = sorted(set(pages))
+    nums = set(pages)
     if not nums:
         return ""
-    runs: list[list[int]] = []
-    for n in nums:
-        if runs and n == runs[-1][-1] + 1:
-            runs[-1].append(n)
-        else:
-            runs.append([n])
-    text = ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
-    return f"page {text}" if len(nums) == 1 else f"pages {text}"
+    return f"{'page' if len(nums) == 1 else 'pages'} {corpus_pages_label(sorted(nums))}"
 
 
 def _where(r: CriterionResult, span_max: int) -> str:

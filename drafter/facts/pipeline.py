@@ -49,14 +49,13 @@ def load_rules(rules_dir: str | None = None) -> dict[str, FactRule]:
 def below_norm_patterns() -> list[str]:
     """One pattern per region and motion of rom_norms.yaml: the region, then within its clause the motion and a
     measured range under the deficit threshold ("Cervical AROM: flex 30", "R knee ... flexion 0-120")."""
+    from drafter.errors import ConfigError
     from drafter.items import regions
 
     norms = load_lexicon("rom_norms")
     region_words = regions()["patterns"]
     side = r"(?:(?:r|l|rt|lt|right|left|bilat\w*|b/l)\.?\s*)?"
     filler = r"(?:(?:unchanged|measured|only|limited|improved|increased|decreased|now|still|about|approx\.?|~|at|to|of|is|was)\s*)*"
-    from drafter.errors import ConfigError
-
     out = []
     for region, motions in norms["normal"].items():
         unknown = ([region] if region not in region_words else []) + [m for m in motions if m not in norms["motions"]]
