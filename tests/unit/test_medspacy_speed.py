@@ -17,8 +17,12 @@ TEXTS = [
     "Norco10/325mg #90; UDS 2/10/15 consistent.Seen 3/5/2015 ... P&S w/ permanent restrictions   ",
     "x",
     "",
+    # case folding that str.lower() does not reproduce: long s, Kelvin sign, dotted and dotless I
+    "Pt on NORCO. \u017fLR NEG.", "\u212aT done.", "D\u0130SC bulge.", "Bl\u0131nd.",
+    "Caf\u00e9 Na\u00efve \u00c9LAN: slr Neg, SLR neg, norco 10/325",
 ]
-PATTERNS = [r"\bw/o meds\b", r"orco1", r"\d+/10", r"SLR neg\w*", r"0/15 cons", r"\s+", r"restrictions\s*$", r"^\s+L", r"x"]
+PATTERNS = [r"\bw/o meds\b", r"orco1", r"\d+/10", r"SLR neg\w*", r"0/15 cons", r"\s+", r"restrictions\s*$", r"^\s+L", r"x",
+            r"(?<![a-z])slr neg\w*", r"norco", r"\bkt\b", r"disc", r"blind", r"caf\u00e9|\u00e9lan", r"(?P<who>pt) on"]
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -33,6 +37,16 @@ def test_same_matches_as_medspacy(text, resolve):
         stock.add(f"r{i}", [p])
         fast.add(f"r{i}", [p])
     assert fast(doc) == stock(doc)
+
+
+def test_lower_case_twins_only_for_lower_case_patterns():
+    from drafter.facts.medspacy_speed import lower_case_twin, lowered_in_place
+
+    assert lower_case_twin(re.compile(r"(?<![a-z])slr\s+neg\w*", re.I)).flags & re.I == 0
+    assert lower_case_twin(re.compile(r"SLR neg", re.I)) is None
+    assert lower_case_twin(re.compile(r"slr", 0)) is None
+    assert lowered_in_place("Pt NORCO") == "pt norco"
+    assert lowered_in_place("\u017fLR") is None and lowered_in_place("D\u0130SC") is None
 
 
 def _annotations(doc) -> tuple:
