@@ -154,7 +154,7 @@ class Drafter:
             retrieved += definitions
             governing = next((h for h in retrieved if h.topic_id == a.governing_topic), None)
             argument = build_argument(a, self.topics, definitions, lambda name: ff.find(name, parsed), s.checks.max_points, governing,
-                                      medications=[name for name, _ in ff.medications(parsed)])
+                                      medications=[name for name, _ in ff.medications(parsed, s.checks.max_medications_named)])
             passages = self.passages_for(a, retrieved) if a.governing_topic else []
             known = {h.chunk_id for h in passages}
             passages += [h for h in definitions if h.chunk_id not in known and h.chunk_id in argument.chunk_ids]

@@ -71,6 +71,8 @@ class CheckSettings(BaseModel):
     repeat_times: int = Field(default=4, ge=2, le=20, description="a phrase this many times is a loop")
     min_points_covered: float = Field(default=0.5, ge=0.0, le=1.0, description="share of the deciding points the prose must name")
     max_points: int = Field(default=3, ge=1, le=10, description="deciding points an argument states")
+    max_medications_named: int = Field(default=3, ge=1, le=10, description="medications the 9792.20(f) reading names "
+                                       "('the applicant remains on Norco, naproxen and omeprazole')")
 
 
 class IntakeSettings(BaseModel):

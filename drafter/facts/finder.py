@@ -161,7 +161,7 @@ class FactFinder:
         pats.extend(lex["other_procedures"] if item.category not in ("injections", "surgery") else [])
         return _compile(pats)
 
-    def medications(self, item: ParsedItem | None = None, limit: int = 3) -> list[tuple[str, Sentence]]:
+    def medications(self, item: ParsedItem | None, limit: int) -> list[tuple[str, Sentence]]:
         """Drugs the latest dated notes show the applicant taking, as the records name them, with the sentence
         each rests on: what 9792.20(f) weighs as dependency on continued medical treatment. The item's own drug,
         instruction-like text, the UR reviewer's reasoning and sentences about stopped, requested or decided

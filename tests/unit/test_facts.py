@@ -14,8 +14,10 @@ from drafter.facts.pipeline import load_rules
 from drafter.facts.report import batch, excerpt_case
 from drafter.intake import Document, find_request_date
 from drafter.items import parse_item
+from drafter.settings import CheckSettings
 
 RULES = load_rules()
+LIMIT = CheckSettings().max_medications_named  # medications the 9792.20(f) reading names
 
 
 def read(text: str, fact: str, item: str | None = None):
@@ -239,7 +241,7 @@ def test_no_case_text_in_logs(caplog):
 def test_medications_the_applicant_still_takes(text, item, expected):
     """9792.20(f) weighs dependency on continued treatment: the latest note's drugs, not stopped, planned, screened or
     dose-unit mentions, nor the requested drug itself."""
-    assert [n for n, _ in FactFinder(excerpt_case(text)).medications(parse_item(item))] == expected
+    assert [n for n, _ in FactFinder(excerpt_case(text)).medications(parse_item(item), LIMIT)] == expected
 
 
 def test_a_drug_the_case_requests_is_not_read_as_taken(tmp_path):
@@ -254,5 +256,5 @@ def test_a_drug_the_case_requests_is_not_read_as_taken(tmp_path):
         "1) Additional physical therapy 2 x 6 lumbar spine 2) Omeprazole 20 mg #30\n")
     case = load_case(tmp_path, IntakeSettings())
     assert "Omeprazole 20 mg #30" in case.items
-    got = FactFinder(case).medications(parse_item("Additional physical therapy 2 x 6 lumbar spine"))
+    got = FactFinder(case).medications(parse_item("Additional physical therapy 2 x 6 lumbar spine"), LIMIT)
     assert [n.lower() for n, _ in got] == ["naproxen", "tramadol"]
