@@ -21,6 +21,7 @@ from drafter.corpus.schema import TopicMeta
 from drafter.criteria import Assessment, CriterionResult, Decision, Status
 from drafter.dates import us_date
 from drafter.facts import Evidence, Fact
+from drafter.grounding import pages_named
 from drafter.retrieval import Hit
 
 PointKind = Literal["context", "limit", "criterion", "recommendation", "definition", "associated"]
@@ -81,10 +82,12 @@ class Argument(BaseModel):
     decision: Decision
     points: list[Point] = Field(default_factory=list)
     conclusion: str
+    also_cites: list[str] = Field(default_factory=list, description="passages of pages a point names in passing "
+                                  "('first line of treatment (p. 22)'), cited with the points' own")
 
     @property
     def chunk_ids(self) -> list[str]:
-        return list(dict.fromkeys(p.chunk_id for p in self.points if p.chunk_id))
+        return list(dict.fromkeys([p.chunk_id for p in self.points if p.chunk_id] + self.also_cites))
 
     @property
     def sources(self) -> list[str]:
@@ -332,6 +335,22 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
                                 numbers=[]))
     return Argument(item=a.item, decision=a.decision, points=_as_a_letter_says_it(points), conclusion=conclusion(a.item, a.decision))
+
+
+def cite_named_pages(argument: Argument, passages: list[Hit], topic_ids: list[str]) -> list[Hit]:
+    """A page the argument names must be a page of a passage it cites. For each page its sentences name that no
+    cited passage states, the passage of the item's topics (as retrieval returned them) that states it is added to
+    `argument.also_cites`; the passages added are returned. A page no such passage states stays uncited, and
+    grounding reports it."""
+    by_id = {h.chunk_id: h for h in passages}
+    stated = {n for cid in argument.chunk_ids if cid in by_id for n in by_id[cid].pages}
+    added: list[Hit] = []
+    for page in sorted(pages_named(" ".join(argument.bullets())) - stated):
+        hit = next((h for t in topic_ids for h in passages if h.topic_id == t and page in h.pages), None)
+        if hit is not None and hit.chunk_id not in argument.chunk_ids:
+            argument.also_cites.append(hit.chunk_id)
+            added.append(hit)
+    return added
 
 
 def associated_argument(item: str, what: str, served: list[tuple[str, Argument]]) -> Argument:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from drafter.corpus.schema import TopicMeta
 from drafter.corpus.topics import load_corpus
-from drafter.argument import Argument, associated_argument, build_argument, definition_topics
+from drafter.argument import Argument, associated_argument, build_argument, cite_named_pages, definition_topics
 from drafter.associated import Association, associations, drafting_order, follow_served
 from drafter.criteria import Assessment, CriterionResult, assess, governing_hits
 from drafter.drafting import draft_rationale
@@ -158,6 +158,7 @@ class Drafter:
             passages = self.passages_for(a, retrieved) if a.governing_topic else []
             known = {h.chunk_id for h in passages}
             passages += [h for h in definitions if h.chunk_id not in known and h.chunk_id in argument.chunk_ids]
+            passages += [h for h in cite_named_pages(argument, retrieved, a.topic_ids) if h.chunk_id not in {x.chunk_id for x in passages}]
         t2 = time.perf_counter()
         d = draft_rationale(self.chat if use_llm else None, s, self.prompts, argument, a.reasons, passages, case_text, case.request_date,
                             self.topics, guidance=guidance, regenerate=regenerate)

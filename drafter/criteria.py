@@ -260,7 +260,7 @@ def _criterion_result(c: Criterion, meta: TopicMeta, fact: Fact, passages: list[
             return CriterionResult(**common, status="not_met", basis="absent_documentation",
                                    note=f"the records do not document it: {c.text.rstrip('.').lower()}")
         return CriterionResult(**common, status=silence, basis="absent_documentation",
-                               note=(c.silence_why or "") + (f" ({fact.note})" if fact.note else ""))
+                               note=(c.silence_why or "").rstrip(". ") + (f" ({fact.note})" if fact.note else ""))
     if c.expect == "absent":
         status: Status = "not_met" if fact.status == "present" else "met"
     else:

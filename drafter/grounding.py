@@ -47,11 +47,10 @@ def _drug_names(text: str) -> set[str]:
     return {name for name in drug_table() if len(name) >= 5 and re.search(rf"(?<![a-z]){re.escape(name)}(?![a-z])", low)}
 
 
-def check_sentence(sentence: str, sources: str, cited_pages: set[int]) -> str | None:
-    """Why the sentence is not grounded, or None when it is."""
-    src_numbers = _numbers(sources)
+def pages_named(text: str) -> set[int]:
+    """The guideline pages a text names: "page 99", "pages 98-99" (a range), "pages 92, 97", "(p. 22)"."""
     pages_said: set[int] = set()
-    for m in _PAGE.finditer(sentence):
+    for m in _PAGE.finditer(text):
         # "pages 98-99" is a range; "pages 92, 97" and "pages 41 and 64" are lists
         for part in re.split(r"\s*(?:,|and|&)\s*", m.group(1)):
             bounds = [int(x) for x in re.split(r"\s*(?:-|–|to)\s*", part) if x.strip().isdigit()]
@@ -59,6 +58,13 @@ def check_sentence(sentence: str, sources: str, cited_pages: set[int]) -> str | 
                 pages_said.update(range(bounds[0], bounds[1] + 1))
             else:
                 pages_said.update(bounds)
+    return pages_said
+
+
+def check_sentence(sentence: str, sources: str, cited_pages: set[int]) -> str | None:
+    """Why the sentence is not grounded, or None when it is."""
+    src_numbers = _numbers(sources)
+    pages_said = pages_named(sentence)
     bad_pages = sorted(p for p in pages_said if p not in cited_pages)
     if bad_pages:
         return f"page {', '.join(map(str, bad_pages))} is not a page of the cited passages"

@@ -56,3 +56,28 @@ def test_a_criterion_is_cited_by_its_passages_short_page_run_as_letters_cite_a_s
     assert where(99, [22, 98, 99]) == "pages 98-99"
     assert where(8, [98, 99]) == "page 8"  # a page the passage does not state is cited as itself
     assert where(None, [41, 42, 63]) == "pages 41-42, 63"
+
+
+def test_a_page_the_argument_names_in_passing_is_cited_by_the_passage_that_states_it():
+    """Found in the dev letters: a needs-review note said 'the traditional first line of treatment (p. 22)' while
+    the draft cited only the NSAID topic's page-67 passage, so the page it named had no passage behind it."""
+    from drafter.argument import Argument, Point, cite_named_pages
+    from drafter.retrieval import Hit
+
+    def passage(cid, topic_id, pages):
+        return Hit(chunk_id=cid, guideline="MTUS", edition="2009", topic=topic_id, topic_id=topic_id, pages=pages,
+                   pages_label="", score=0.5, text="")
+
+    def argument():
+        return Argument(item="Naproxen 550 mg #60", decision="needs_review", conclusion="", points=[Point(
+            kind="criterion", status="unknown", requirement="NSAIDs are an option for short-term relief", source="MTUS",
+            where="page 67", chunk_id="nsaids#s0", case="They are the traditional first line of treatment (p. 22).")])
+
+    retrieved = [passage("nsaids#s0", "nsaids", [67, 68]), passage("other#s1", "other", [22]), passage("nsaids#s1", "nsaids", [22])]
+    arg = argument()
+    added = cite_named_pages(arg, retrieved, ["nsaids"])
+    assert [h.chunk_id for h in added] == ["nsaids#s1"]  # the item's own topic, not another topic's page 22
+    assert arg.chunk_ids == ["nsaids#s0", "nsaids#s1"]
+    # a page no passage of the item's topics states is left uncited, for grounding to report
+    arg = argument()
+    assert cite_named_pages(arg, retrieved[:2], ["nsaids"]) == [] and arg.chunk_ids == ["nsaids#s0"]
