@@ -164,8 +164,9 @@ def _requirement(r: CriterionResult) -> str:
         return "no more than " + re.sub(r"^at most\s+", "", label) + " are supported"
     if r.criterion_id == "recommendation":
         return "this treatment is not recommended"
-    if r.criterion_id.startswith("excluded-"):
-        return f"a product containing {r.value} is not recommended"
+    if r.criterion_id.startswith("excluded-"):  # the guideline's own words on the ingredient, without the request
+        said = r.note.rsplit(" (requested: ", 1)[0].strip().rstrip(".")
+        return _lower_first(said) if said else f"a product containing {r.value} is not recommended"
     # a criterion written without a subject ("Not recommended for non-neuropathic pain") reads after "states that"
     # only with one
     if re.match(r"(?:not\s+)?(?:recommended|indicated|supported|suggested|advised)\b", label):
@@ -179,6 +180,11 @@ def _case_side(r: CriterionResult, data: dict) -> str:
         note = r.note.replace(label, "that course").replace("at most that course", "that course").replace("the course: that course", "that course")
         note, _, why = note.partition("; ")  # "...; the diagnosis is nonspecific, so the course for ... applies"
         return " ".join(x[0].upper() + x[1:] + "." for x in (note, why) if x)
+    if r.criterion_id.startswith("excluded-") and " (requested: " in r.note:
+        requested, _, label = r.note.rsplit(" (requested: ", 1)[1].rstrip(")").partition("; the product's label lists ")
+        if label:
+            return f"The product requested, {requested}, lists {label} among its ingredients."
+        return f"The product requested, {requested}, contains {r.value}."
     if r.criterion_id.startswith("limit") or r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-"):
         return (r.note[0].upper() + r.note[1:] + ".") if r.note else ""
     ev = r.evidence
@@ -387,8 +393,13 @@ def _as_a_letter_says_it(points: list[Point]) -> list[Point]:
     again = iter(["As noted, the records do not document it.", "The records are silent on this as well.",
                   "Nothing in the records documents it either."])
     silent = 0
+    products: set[str] = set()
     for p in points:
         p.full_case = p.case
+        product = re.fullmatch(r"The product requested, (.+), contains (.+)\.", p.case)
+        if product:  # a compound with several excluded ingredients is named once
+            p.case = f"It also contains {product.group(2)}." if product.group(1) in products else p.case
+            products.add(product.group(1))
         if p.case.startswith(NOT_DOCUMENTED):
             silent += 1
             what = p.case[len(NOT_DOCUMENTED):].strip()

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from drafter.corpus.schema import Criterion, Recommendation, TopicMeta
 from drafter.facts import Fact, FactFinder, Span
-from drafter.items import ParsedItem
+from drafter.items import ParsedItem, product_ingredients
 from drafter.retrieval import Hit
 
 Status = Literal["met", "not_met", "unknown"]
@@ -286,6 +286,10 @@ def decisive_statuses(results: list[CriterionResult]) -> list[tuple[Status, list
     return out
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, TopicMeta], ff: FactFinder,
            request_date: dt.date | None, passages: list[Hit] | None = None) -> Assessment:
     """Check the governing topics' criteria and limits for one item and propose a decision.
@@ -308,11 +312,15 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
     if prior is not None:
         facts[prior.name] = prior
     raw_low = item.raw.lower()
+    # a brand is judged by the ingredients its label lists ("Terocin patches" hold lidocaine and menthol)
+    product = product_ingredients(item.raw)
+    contents = raw_low + (" " + "; ".join(product[1]) if product else "")
     for ex in main.excludes:
-        if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", raw_low):
+        if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", contents) and not any(u.lower() in raw_low for u in ex.unless):
+            which = f"; the product's label lists {_and(product[1])}" if product and ex.term.lower() in product[1] else ""
             results.append(CriterionResult(criterion=f"The product contains {ex.term}, which the guideline does not recommend.", criterion_id="excluded-" + re.sub(r"\W+", "-", ex.term.lower()),
                                            topic_id=main.id, fact="compounded_ingredients", status="not_met", value=ex.term,
-                                           citation=_citation_for(main.id, ex.page, cite_from), page=ex.page, note=f"{ex.note} (requested: {item.raw})"))
+                                           citation=_citation_for(main.id, ex.page, cite_from), page=ex.page, note=f"{ex.note} (requested: {item.raw}{which})"))
     if main.recommendation is Recommendation.NOT_RECOMMENDED:
         results.append(CriterionResult(criterion=f"{main.topic}: the guideline does not recommend this treatment.", criterion_id="recommendation",
                                        topic_id=main.id, fact="", status="not_met", citation=_citation_for(main.id, None, cite_from),

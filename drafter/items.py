@@ -115,6 +115,23 @@ def drug_table() -> dict[str, tuple[str, str, bool]]:
     return dict(sorted(table.items(), key=lambda kv: -len(kv[0])))
 
 
+@lru_cache(maxsize=1)
+def compound_products() -> dict[str, dict]:
+    """Branded topical product (lower case) -> its ingredients and per-form ingredients (drafter/data/compound_products.yaml)."""
+    return yaml.safe_load(resources.files("drafter.data").joinpath("compound_products.yaml").read_text(encoding="utf-8"))
+
+
+def product_ingredients(raw: str) -> tuple[str, list[str]] | None:
+    """(brand, ingredients) of the branded topical product a request names ("Terocin patches #20" -> lidocaine, menthol),
+    or None when it names none."""
+    low = raw.lower()
+    for brand, info in compound_products().items():
+        if re.search(rf"(?<![a-z]){re.escape(brand)}(?![a-z])", low):
+            form = next((f for f in info.get("forms", {}) if re.search(rf"(?<![a-z]){f}", low)), None)
+            return brand, list(info["forms"][form] if form else info["ingredients"])
+    return None
+
+
 _TOPICAL_FORM = r"\b(cream|gel|lotion|ointment|patch(es)?|topical|transdermal|compound\w*|liniment|spray)\b"
 
 

@@ -228,6 +228,8 @@ class Exclusion(BaseModel):
     term: str = Field(min_length=3, description="word or phrase as requests write it, e.g. 'gabapentin'")
     note: str = Field(min_length=10, description="what the guideline says about it")
     page: int | None = None
+    unless: list[str] = Field(default_factory=list, description="words of a request that lift the exclusion, e.g. "
+                              "'lidoderm' for 'lidocaine' (the dermal patch is the one lidocaine form supported)")
 
 
 class TopicMeta(BaseModel):

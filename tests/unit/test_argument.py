@@ -81,3 +81,19 @@ def test_a_page_the_argument_names_in_passing_is_cited_by_the_passage_that_state
     # a page no passage of the item's topics states is left uncited, for grounding to report
     arg = argument()
     assert cite_named_pages(arg, retrieved[:2], ["nsaids"]) == [] and arg.chunk_ids == ["nsaids#s0"]
+
+
+def test_an_excluded_ingredient_is_argued_in_the_guideline_s_words_then_the_product_s(tmp_path):
+    a, arg = argue(tmp_path, CYCLO, "Terocin patches #20", "cpmtg-topical-analgesics", [111, 112, 113])
+    point = next(p for p in arg.points if p.kind == "recommendation")
+    assert point.requirement.startswith("no topical lidocaine formulation other than the dermal patch (Lidoderm)")
+    assert "requested" not in point.requirement
+    assert point.case == "The product requested, Terocin patches #20, lists lidocaine and menthol among its ingredients."
+
+
+def test_a_compound_with_several_excluded_ingredients_is_named_once(tmp_path):
+    """Seen on sample case-10: the product's name, said for each excluded ingredient, tripped the loop check."""
+    _, arg = argue(tmp_path, CYCLO, "Compound cream: gabapentin 10%/cyclobenzaprine 2%, 120 g", "cpmtg-topical-analgesics", [111, 112, 113])
+    cases = [p.case for p in arg.points if p.kind == "recommendation"]
+    assert cases[0].startswith("The product requested, Compound cream: gabapentin 10%/cyclobenzaprine 2%, 120 g, contains")
+    assert cases[1] in ("It also contains gabapentin.", "It also contains cyclobenzaprine.")

@@ -117,6 +117,31 @@ def test_excluded_ingredient_is_upheld(tmp_path):
     assert any(c.criterion_id == "excluded-gabapentin" and c.status == "not_met" for c in a.criteria)
 
 
+def test_a_brand_is_judged_by_the_ingredients_its_label_lists(tmp_path):
+    """Letters uphold Terocin because it holds lidocaine in a form other than the Lidoderm patch (page 112); the
+    request names only the brand, so the criteria stage reads its ingredients from compound_products.yaml."""
+    from drafter.items import product_ingredients
+
+    assert product_ingredients("Terocin patches #20") == ("terocin", ["lidocaine", "menthol"])
+    assert product_ingredients("Terocin lotion 120 mL")[1] == ["methyl salicylate", "capsaicin", "menthol", "lidocaine"]
+    assert product_ingredients("Lidoderm 5% patch #30") is None
+    _, a = decide(tmp_path, PT_CONTINUE, "Terocin patches #20", ["cpmtg-topical-analgesics"])
+    lido = [c for c in a.criteria if c.criterion_id == "excluded-lidocaine"]
+    assert a.decision == "upheld" and lido and lido[0].status == "not_met" and lido[0].page == 112
+    assert "label lists lidocaine and menthol" in lido[0].note
+
+
+@pytest.mark.parametrize("item", ["Lidoderm 5% patch #30", "Lidocaine 5% patches #30", "lidocaine patch 5% #30"])
+def test_the_lidoderm_patch_is_not_excluded_as_a_lidocaine_form(tmp_path, item):
+    _, a = decide(tmp_path, PT_CONTINUE, item, ["cpmtg-lidocaine-patch"])
+    assert not any(c.criterion_id.startswith("excluded-") for c in a.criteria), a.reasons
+
+
+def test_a_lidocaine_cream_is_excluded_under_the_patch_topic_too(tmp_path):
+    _, a = decide(tmp_path, PT_CONTINUE, "Lidocaine 3% cream 30 g", ["cpmtg-lidocaine-patch"])
+    assert a.decision == "upheld" and any(c.criterion_id == "excluded-lidocaine" for c in a.criteria)
+
+
 KNEE = """PR-2 03/01/2015. The applicant is a 30-year-old carpenter with left knee pain after a twisting injury 10 weeks ago.
 He reports the knee locks about twice a week. McMurray test positive medially. No fever, no fracture on x-rays.
 Despite 8 weeks of physical therapy and a home program, the locking persists.
