@@ -340,7 +340,12 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             points.append(Point(kind="definition", status="not_met", requirement=requirement, source=source_label(hit.guideline, hit.edition),
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
                                 numbers=[]))
-    return Argument(item=a.item, decision=a.decision, points=_as_a_letter_says_it(points), conclusion=conclusion(a.item, a.decision))
+    said = _as_a_letter_says_it(points)
+    # a requirement two topics state (behavioral interventions, page 23, and psychological treatment, page 101) is
+    # said once; the other topic's passage is still cited, as letters cite both
+    kept = {id(p) for p in said}
+    also = [p.chunk_id for p in points if id(p) not in kept and p.chunk_id and p.chunk_id not in {q.chunk_id for q in said}]
+    return Argument(item=a.item, decision=a.decision, points=said, conclusion=conclusion(a.item, a.decision), also_cites=list(dict.fromkeys(also)))
 
 
 def cite_named_pages(argument: Argument, passages: list[Hit], topic_ids: list[str]) -> list[Hit]:

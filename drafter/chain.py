@@ -158,7 +158,10 @@ class Drafter:
             passages = self.passages_for(a, retrieved) if a.governing_topic else []
             known = {h.chunk_id for h in passages}
             passages += [h for h in definitions if h.chunk_id not in known and h.chunk_id in argument.chunk_ids]
-            passages += [h for h in cite_named_pages(argument, retrieved, a.topic_ids) if h.chunk_id not in {x.chunk_id for x in passages}]
+            cite_named_pages(argument, retrieved, a.topic_ids)
+            # every passage the argument cites goes to the writer, whichever ranked among the best four
+            known = {h.chunk_id for h in passages}
+            passages += [h for h in {x.chunk_id: x for x in retrieved}.values() if h.chunk_id in argument.chunk_ids and h.chunk_id not in known]
         t2 = time.perf_counter()
         d = draft_rationale(self.chat if use_llm else None, s, self.prompts, argument, a.reasons, passages, case_text, case.request_date,
                             self.topics, guidance=guidance, regenerate=regenerate)

@@ -97,3 +97,18 @@ def test_a_compound_with_several_excluded_ingredients_is_named_once(tmp_path):
     cases = [p.case for p in arg.points if p.kind == "recommendation"]
     assert cases[0].startswith("The product requested, Compound cream: gabapentin 10%/cyclobenzaprine 2%, 120 g, contains")
     assert cases[1] in ("It also contains gabapentin.", "It also contains cyclobenzaprine.")
+
+
+def test_a_requirement_two_topics_state_is_said_once_and_both_passages_are_cited(tmp_path):
+    """Letters on CBT cite page 23 (behavioral interventions) and pages 101-102 (psychological treatment) for the
+    requirements both state; the draft said each once and cited only page 23."""
+    report = "PR-2 03/01/2015. Chronic low back pain 6/10 for two years. Plan: cognitive behavioral therapy x 6 sessions."
+    item = "Cognitive behavioral therapy x 6 sessions"
+    _, ff = make_case(tmp_path, report, item)
+    hits = [hit("cpmtg-behavioral-interventions"), hit("cpmtg-psychological-treatment", rank=2)]
+    a = assess(item, parse_item(item), hits, TOPICS, ff, dt.date(2015, 3, 5))
+    arg = build_argument(a, TOPICS, governing=hits[0])
+    facts = [p.fact for p in arg.points if p.kind == "criterion"]
+    assert a.decision == "upheld" and facts and len(facts) == len(set(facts))
+    assert {c.topic_id for c in a.criteria if c.fact == facts[0] and c.status == "not_met"} == set(a.topic_ids)  # both state it
+    assert "cpmtg-psychological-treatment#s0" in arg.chunk_ids and "cpmtg-psychological-treatment#s0" in arg.also_cites
