@@ -51,6 +51,7 @@ class Point(BaseModel):
     evidence: Evidence | None = None
     fact: str = ""
     numbers: list[str] = Field(default_factory=list, description="quantities the prose must keep")
+    keys: list[str] = Field(default_factory=list, description="words the prose must keep (an excluded ingredient)")
 
     repeat_source: bool = Field(default=False, description="an earlier point named the same guideline")
     full_case: str = Field(default="", description="the case side as first written, before a letter's shortening "
@@ -307,7 +308,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
         numbers = [f"{float(r.value):g}"] if kind == "limit" and isinstance(r.value, (int, float)) else (_numbers(r.note) if kind == "limit" else [])
         points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r, data["cite_page_runs_up_to"]),
                             chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data), evidence=r.evidence,
-                            fact=r.fact, numbers=numbers))
+                            fact=r.fact, numbers=numbers, keys=[str(r.value)] if r.criterion_id.startswith("excluded-") and r.value else []))
     meta = topics.get(a.governing_topic or "")
     if not points and a.decision == "overturned" and meta is not None and governing is not None:
         # a topic that recommends the treatment without conditions: the recommendation is the argument

@@ -106,6 +106,29 @@ def complete(body: str, missing: list) -> str:
     return " ".join(out)
 
 
+_GENERIC = re.compile(r"\bThe guideline(?P<where>, (?:pages?|MTUS) [^,]{1,30},)? (?P<verb>states|says|notes|recommends|requires)\b")
+
+
+def name_the_guideline_first(body: str, argument: Argument) -> str:
+    """A letter names the guideline in full before it says "the guideline". Prose that opens "The guideline, page 78,
+    states" before any full name gets the full name of the point cited there (else the argument's first source)."""
+    if not argument.sources:
+        return body
+    m = _GENERIC.search(body)
+    if m is None:
+        return body
+    names = [src.split(" (")[0].removeprefix("MTUS ").lower() for src in argument.sources]
+    if any(0 <= body.lower().find(n) < m.start() for n in names):
+        return body
+    where = (m.group("where") or "").strip(" ,")
+    source = next((p.source for p in argument.points if where and p.where and p.where.lower() == where.lower() and p.source),
+                  argument.sources[0])
+    verb = m.group("verb")
+    if re.sub(r"\s*\([^)]*\)\s*$", "", source).endswith("Guidelines") and verb.endswith("s"):
+        verb = verb[:-1]  # "The MTUS ... Guidelines (2009) state"
+    return body[:m.start()] + f"The {source}{m.group('where') or ''} {verb}" + body[m.end():]
+
+
 def _sampling(settings: Settings, attempt: int, regenerate: int) -> dict:
     """The first attempt uses the configured sampling; re-asks and Regenerate sample with another seed."""
     return resample(None, settings.checks.retry_temperature, 101 * regenerate + attempt, settings.llm.seed)
@@ -165,6 +188,7 @@ def draft_rationale(
                 # the draft is never weaker than its argument
                 body = complete(body, missing)
                 added = missing
+            body = name_the_guideline_first(body, argument)
             checks = run_checks(body, argument, [by_id[c] for c in cited], topics, request_date, settings.checks)
             problems = [f"{c.name}: {c.reason}" for c in failures(checks)] + problems
             attempts.append(Attempt(gen.raw, problems, sampling))

@@ -8,6 +8,8 @@
 - missing_findings: the prose names too few of the argument's deciding points (their numbers, pages, facts).
 - stance: words that argue for the other decision ("is medically necessary" in an upheld rationale).
 - edition: a guideline the cited passages are not from, or a cited passage not in force on the request date.
+- attribution: a sentence naming one point's page or section ("MTUS 9792.20(f)") for what another point's page
+  states (the 4 A's of page 78 said to be 9792.20(f)'s definition).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import BaseModel
 
 from drafter.argument import Argument, Point
 from drafter.corpus.schema import TopicMeta
+from drafter.grounding import pages_named
 from drafter.retrieval import Hit
 from drafter.settings import CheckSettings
 
@@ -108,40 +111,53 @@ def check_length(text: str, s: CheckSettings) -> CheckResult:
     return CheckResult(name="too_short", passed=True)
 
 
-def point_terms(p: Point) -> list[str]:
-    """Alternatives any one of which shows the prose took up this point: its numbers, else its fact's words;
+def _stems(text: str) -> list[str]:
+    return list(dict.fromkeys(w[:7] for w in re.findall(r"[a-z]{5,}", text.lower()) if w not in _CONTENT_STOP))
+
+
+def point_terms(p: Point, others: list[Point] | tuple = ()) -> list[str]:
+    """Alternatives that show the prose took up this point: its numbers, else its key words (an excluded
+    ingredient), else the words of its requirement and case side that no other point of the argument uses;
     a definition point needs its own citation ("9792.20", "page 8")."""
     if p.kind == "definition" and p.where:
         return [p.where.lower().replace("mtus ", "").split("(")[0]]
     if p.numbers:
         return list(dict.fromkeys(p.numbers))
-    words = [w for w in re.findall(r"[a-z]{5,}", (p.fact.replace("_", " ") + " " + p.case + " " + p.requirement).lower())
-             if w not in _CONTENT_STOP]
-    return list(dict.fromkeys(w[:7] for w in words))[:6]
+    if p.keys:
+        return [k.lower() for k in p.keys]
+    words = _stems(p.requirement + " " + p.case)
+    shared = {w for q in others if q is not p for w in _stems(q.requirement + " " + q.case)}
+    return ([w for w in words if w not in shared] or words)[:8]
 
 
-def covers(text: str, p: Point) -> bool:
-    """Whether the prose takes up this point (any of its numbers, else any of its fact's words)."""
+def covers(text: str, p: Point, others: list[Point] | tuple = ()) -> bool:
+    """Whether the prose takes up this point: any of its numbers or key words, else two of its own words (one
+    shared word such as "improvement" is not the point: a model that said "no functional improvement" had dropped
+    the page-80 requirement of return to work)."""
     low = text.lower()
-    return any(re.search(rf"(?<![\d.]){re.escape(t)}(?![\d])", low) if t[0].isdigit() else t in low for t in point_terms(p))
+    terms = point_terms(p, others)
+    if p.numbers or p.keys or (p.kind == "definition" and p.where):
+        return any(re.search(rf"(?<![\d.]){re.escape(t)}(?![\d])", low) if t[0].isdigit() else t in low for t in terms)
+    return sum(t in low for t in terms) >= min(2, len(terms))
 
 
 def engages(text: str, argument: Argument) -> bool:
     """Whether the prose works on the argument at all: it names a point's page or section, or one of its quantities."""
     low = text.lower()
-    return any((p.where and p.where.lower().replace("mtus ", "").split("(")[0] in low) or covers(text, p) for p in argument.points)
+    return any((p.where and p.where.lower().replace("mtus ", "").split("(")[0] in low) or covers(text, p, argument.points)
+               for p in argument.points)
 
 
 def uncovered(text: str, argument: Argument) -> list[Point]:
     """The argument's points the prose does not take up (definitions included)."""
-    return [p for p in argument.points if not covers(text, p)]
+    return [p for p in argument.points if not covers(text, p, argument.points)]
 
 
 def check_findings(text: str, argument: Argument, s: CheckSettings) -> CheckResult:
     deciding = [p for p in argument.points if p.kind not in ("definition", "context")]
     if not deciding:
         return CheckResult(name="missing_findings", passed=True, reason="no deciding points")
-    covered = [covers(text, p) for p in deciding]
+    covered = [covers(text, p, argument.points) for p in deciding]
     share = sum(covered) / len(covered)
     if share < s.min_points_covered or not any(covered):
         missed = [p.requirement[:60] for p, c in zip(deciding, covered) if not c]
@@ -176,6 +192,53 @@ def check_edition(text: str, cited: list[Hit], topics: dict[str, TopicMeta], req
     return CheckResult(name="edition", passed=True)
 
 
+_SECTION = re.compile(r"9792\.\d+(?:\.\d+)*\s*\(?[a-z]?\)?", re.I)
+
+
+def _locations(text: str) -> set[str]:
+    """The pages ('p78') and regulation sections ('9792.20(f)') a text names."""
+    sections = {re.sub(r"[\s()]", "", m.group(0)).lower() for m in _SECTION.finditer(text)}
+    return {f"p{n}" for n in pages_named(text)} | sections
+
+
+def _own_words(p: Point, others: list[Point]) -> set[str]:
+    """Words of a point's requirement that no other point's requirement uses (7-letter stems)."""
+    def stems(q: Point) -> set[str]:
+        return {w[:7] for w in re.findall(r"[a-z]{6,}", q.requirement.lower()) if w not in _CONTENT_STOP}
+    mine = stems(p)
+    for q in others:
+        if q is not p:
+            mine -= stems(q)
+    return mine
+
+
+def check_attribution(text: str, argument: Argument) -> CheckResult:
+    """A sentence that names a location of the argument must not give it a requirement another location states:
+    it carries two or more of that other point's own words and none of the named location's points' own words."""
+    points = [p for p in argument.points if p.where and p.requirement]
+    located = [(p, _locations(p.where)) for p in points]
+    for sent in _sentences(text):
+        named = _locations(sent)
+        if not named:
+            continue
+        owners = [p for p, where in located if where & named]
+        if not owners:
+            continue  # a location outside the argument is grounding's to judge
+        low = sent.lower()
+
+        def says(p: Point) -> int:
+            return sum(1 for w in _own_words(p, points) if w in low)
+
+        if any(says(p) for p in owners):
+            continue
+        wrong = [p for p, where in located if not where & named and says(p) >= 2]
+        if wrong:
+            label = sorted(named)[0].replace("p", "page ", 1) if sorted(named)[0].startswith("p") else sorted(named)[0]
+            return CheckResult(name="attribution", passed=False,
+                               reason=f"{label} is named for what {wrong[0].where} states: {sent[:90]!r}")
+    return CheckResult(name="attribution", passed=True)
+
+
 def run_checks(text: str, argument: Argument, cited: list[Hit], topics: dict[str, TopicMeta], request_date: dt.date | None,
                settings: CheckSettings) -> list[CheckResult]:
     return [
@@ -187,6 +250,7 @@ def run_checks(text: str, argument: Argument, cited: list[Hit], topics: dict[str
         check_findings(text, argument, settings),
         check_stance(text, argument.decision),
         check_edition(text, cited, topics, request_date),
+        check_attribution(text, argument),
     ]
 
 

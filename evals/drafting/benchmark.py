@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                     "grounded_fraction": d.grounded_fraction, "fallback_used": d.fallback_used, "degenerate": d.degenerate,
                     "final_checks_failed": [c.name for c in d.checks if not c.passed],
                     "timings": d.timings_s, "tokens": d.tokens, "reasons": d.reasons,
+                    "rationale": d.rationale, "notes": d.notes, "argument": d.argument.bullets() if d.argument else [],
                 }
                 rows.append(row)
                 if args.show:

@@ -107,3 +107,74 @@ def test_a_left_out_opening_context_goes_before_the_prose_and_is_not_a_deciding_
 
     assert check_findings(body, arg, CheckSettings()).passed, "prose that argues the deciding point is enough"
     assert not check_findings(context.guideline_sentence, arg, CheckSettings()).passed, "the context alone is not"
+
+
+OPIOID = Argument(item="Norco 10/325 mg #90", decision="upheld", conclusion="Therefore, the request for Norco 10/325 mg #90 is not medically necessary.",
+                  points=[
+                      Point(kind="criterion", status="not_met", source=SOURCE, where="pages 76-80", chunk_id="cpmtg-opioids#s1",
+                            requirement="ongoing use must meet the general opioid criteria - documented analgesia, activities of daily "
+                                        "living, adverse effects and aberrant behaviour (4 A's)", fact="four_as_documented",
+                            case="The records provided for review do not document the 4 A's."),
+                      Point(kind="definition", status="not_met", source="MTUS", where="MTUS 9792.20(f)", chunk_id="mtus-definitions#s2",
+                            requirement="functional improvement means a clinically significant improvement in activities of daily living "
+                                        "or a reduction in work restrictions, and a reduction in the dependency on continued medical treatment",
+                            fact="functional_improvement", case="The records do not show such improvement: the applicant is not working."),
+                  ])
+
+
+def attribution(text: str) -> bool:
+    from drafter.output_checks import check_attribution
+
+    return check_attribution(text, OPIOID).passed
+
+
+def test_a_page_named_for_what_another_page_states_is_caught():
+    """Seen on the embedded model (session 9): the 4 A's of pages 76-80 were said to be 9792.20(f)'s requirement,
+    and every check passed."""
+    assert not attribution("MTUS 9792.20(f) requires ongoing documentation of analgesia, adverse effects and aberrant behaviour. "
+                           "The applicant is not working.")
+    assert not attribution("The guideline, page 78, defines functional improvement as a clinically significant improvement "
+                           "with reduction in dependency on continued medical treatment.")
+    # each location with its own requirement, both in one sentence, or a location the argument does not hold
+    assert attribution("The guideline, pages 76-80, calls for documented analgesia, adverse effects and aberrant behaviour. "
+                       "MTUS 9792.20(f) defines functional improvement as a clinically significant improvement in activities "
+                       "of daily living and a reduction in dependency on continued medical treatment.")
+    assert attribution("Pages 76-80 ask for the 4 A's (analgesia, aberrant behaviour), and 9792.20(f) for a reduction in dependency.")
+    assert attribution("Page 91 states the dosing; the records do not document analgesia or aberrant behaviour.")
+
+
+def test_a_point_is_taken_up_by_its_own_words_not_by_one_shared_word():
+    """Seen on the embedded model (sample case-07): prose that said only "the records do not show such improvement"
+    counted as taking up the page-80 requirement of return to work or improved function, so that deciding point was
+    neither in the draft nor added back; and one excluded ingredient's sentence counted for every ingredient."""
+    from drafter.output_checks import uncovered
+
+    rtw = Point(kind="criterion", status="not_met", source=SOURCE, where="page 80", chunk_id="cpmtg-opioids#s3", fact="return_to_work",
+                requirement="continued prescribing requires return to work or improved function and pain",
+                case="This is not documented: the progress report dated 10/06/2014 records \"WORK STATUS: Temporarily totally disabled\".")
+    arg = OPIOID.model_copy(update={"points": [rtw, OPIOID.points[1]]})
+    prose = ("MTUS 9792.20(f) defines functional improvement as a reduction in dependency on continued medical treatment. "
+             "The records do not show such improvement: the applicant is not working.")
+    assert [p.where for p in uncovered(prose, arg)] == ["page 80"]
+    assert uncovered(prose + " Page 80 supports continued prescribing only on return to work; the progress report of "
+                     "10/06/2014 keeps him temporarily totally disabled.", arg) == []
+
+    def excluded(name):
+        return Point(kind="recommendation", status="not_met", source=SOURCE, where="pages 111-113", keys=[name],
+                     requirement=f"topical {name} is not recommended", case=f"The product requested contains {name}.")
+
+    compound = OPIOID.model_copy(update={"points": [excluded("gabapentin"), excluded("cyclobenzaprine")]})
+    said = "Pages 111-113 state that a product containing gabapentin is not recommended, and this product contains it."
+    assert [p.keys for p in uncovered(said, compound)] == [["cyclobenzaprine"]]
+
+
+def test_prose_that_says_the_guideline_before_naming_it_gets_the_full_name():
+    """Seen on the embedded model (sample case-08): "The guideline, page 78, states ..." opened the rationale and the
+    full name came a sentence later."""
+    from drafter.drafting import name_the_guideline_first
+
+    arg = ARG.model_copy()
+    opened = name_the_guideline_first("The guideline, page 99, states that the course is 10 visits. The records show 12.", arg)
+    assert opened.startswith("The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 99, state that the course")
+    named = "The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 99, allow 10 visits. The guideline also states more."
+    assert name_the_guideline_first(named, arg) == named
