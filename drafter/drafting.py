@@ -109,6 +109,14 @@ def complete(body: str, missing: list) -> str:
 _GENERIC = re.compile(r"\bThe guideline(?P<where>, (?:pages?|MTUS) [^,]{1,30},)? (?P<verb>states|says|notes|recommends|requires)\b")
 
 
+_GUIDELINES_STATES = re.compile(r"(\bGuidelines(?: \(\d{4}\))?(?:, pages? [\d, -]+,)?) (state|say|note|recommend|require)s\b")
+
+
+def guidelines_verb(body: str) -> str:
+    """"The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, state" (the model writes "states")."""
+    return _GUIDELINES_STATES.sub(r"\1 \2", body)
+
+
 def name_the_guideline_first(body: str, argument: Argument) -> str:
     """A letter names the guideline in full before it says "the guideline". Prose that opens "The guideline, page 78,
     states" before any full name gets the full name of the point cited there (else the argument's first source)."""
@@ -188,7 +196,7 @@ def draft_rationale(
                 # the draft is never weaker than its argument
                 body = complete(body, missing)
                 added = missing
-            body = name_the_guideline_first(body, argument)
+            body = guidelines_verb(name_the_guideline_first(body, argument))
             checks = run_checks(body, argument, [by_id[c] for c in cited], topics, request_date, settings.checks)
             problems = [f"{c.name}: {c.reason}" for c in failures(checks)] + problems
             attempts.append(Attempt(gen.raw, problems, sampling))

@@ -178,3 +178,15 @@ def test_prose_that_says_the_guideline_before_naming_it_gets_the_full_name():
     assert opened.startswith("The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 99, state that the course")
     named = "The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 99, allow 10 visits. The guideline also states more."
     assert name_the_guideline_first(named, arg) == named
+
+
+def test_the_model_s_own_words_for_the_prompt_and_its_verb_agreement():
+    """Seen on the embedded model (sample case-07): "The argument in the IMR determination letter is that ..." and
+    "based on this guideline and its page" passed every check; "The ... Guidelines (2009), page 8, states" too."""
+    from drafter.drafting import guidelines_verb
+
+    assert "prompt_echo" in names("The argument in the IMR determination letter is that the course is 10 visits. " + GOOD)
+    assert "prompt_echo" in names(GOOD + " Based on this guideline and its page, the request is denied.")
+    assert (guidelines_verb("The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, states that reviews are periodic.")
+            == "The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, state that reviews are periodic.")
+    assert guidelines_verb("The MTUS ACOEM-based Guideline (2017) states that.") == "The MTUS ACOEM-based Guideline (2017) states that."
