@@ -341,6 +341,11 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
             fact = facts.get(c.fact) or ff.find(c.fact, item)
             facts[c.fact] = fact
             r = _criterion_result(c, meta, fact, cite_from)
+            excluded = [x.value for x in results if x.criterion_id.startswith("excluded-") and x.topic_id == meta.id]
+            if r and c.follows_excludes and excluded:
+                # the compound rule follows the ingredients: one excluded ingredient and the product is not recommended
+                r = r.model_copy(update={"status": "not_met", "basis": "evidence",
+                                         "note": f"the product contains {_and([str(v) for v in excluded])}, which the guideline does not recommend"})
             if r:
                 results.append(r)
         results.extend(_check_limits(meta, item, ff, phase, prior, cite_from))

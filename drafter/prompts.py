@@ -37,7 +37,9 @@ def curly_quotes(text: str) -> str:
 
 def straight_quotes(text: str) -> str:
     """The letter's own quotes are straight, as the template writes them."""
-    return text.replace("\u201c", '"').replace("\u201d", '"')
+    text = text.replace("\u201c", '"').replace("\u201d", '"').replace("\u2019\u2019", "\u2019")
+    # a quote the model set in single curly quotes after "records" ("records \u2018He remains unable ...\u2019.")
+    return re.sub(r"(?<=records )\u2018([^\u2018]*?)\u2019(?=[.;,]?(?:\s|$))", r'"\1"', text)
 
 
 @dataclass(frozen=True)

@@ -526,7 +526,13 @@ def _work_status(case: Case, ff: FactFinder, facts: list[SourcedFact], c: _Compi
 
 def _items_text(items: list[str], c: _Compiled) -> str:
     parts = [_lower_first(re.sub(r":\s+", ", ", " ".join(i.split())).rstrip("."), c) for i in items]
-    return parts[0] if len(parts) == 1 else "; ".join(parts[:-1]) + "; and " + parts[-1]
+    if len(parts) == 1:
+        return parts[0]
+    # items that hold commas of their own ("compounded cream, flurbiprofen 20%, ...") are set apart by semicolons
+    sep = "; " if any("," in p for p in parts) else ", "
+    if len(parts) == 2:
+        return parts[0] + (";" if sep == "; " else "") + " and " + parts[1]
+    return sep.join(parts[:-1]) + sep.rstrip() + " and " + parts[-1]
 
 
 def _request(case: Case, ff: FactFinder, items: list[str], c: _Compiled) -> list[SourcedFact]:

@@ -156,6 +156,9 @@ class Criterion(BaseModel):
         "'unknown' leaves it for the reviewer, and needs a silence_why",
     )
     silence_why: str | None = Field(default=None, description="why silence does not count against the request here")
+    follows_excludes: bool = Field(default=False, description="met only when none of the topic's excludes matches the "
+                                   "request: the compound rule (p. 111), any product with an ingredient not recommended "
+                                   "is not recommended")
     items: list[str] = Field(
         default_factory=list,
         description="in a topic that covers several treatments (an ACOEM-based chapter): words of the requests this "

@@ -129,6 +129,9 @@ def test_a_brand_is_judged_by_the_ingredients_its_label_lists(tmp_path):
     lido = [c for c in a.criteria if c.criterion_id == "excluded-lidocaine"]
     assert a.decision == "upheld" and lido and lido[0].status == "not_met" and lido[0].page == 112
     assert "label lists lidocaine and menthol" in lido[0].note
+    # the compound rule follows the ingredients: it read "met" beside the excluded lidocaine in the reviewer app
+    rule = next(c for c in a.criteria if c.criterion_id == "every-ingredient-recommended")
+    assert rule.status == "not_met" and "contains lidocaine" in rule.note
 
 
 @pytest.mark.parametrize("item", ["Lidoderm 5% patch #30", "Lidocaine 5% patches #30", "lidocaine patch 5% #30"])

@@ -190,3 +190,11 @@ def test_the_model_s_own_words_for_the_prompt_and_its_verb_agreement():
     assert (guidelines_verb("The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, states that reviews are periodic.")
             == "The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, state that reviews are periodic.")
     assert guidelines_verb("The MTUS ACOEM-based Guideline (2017) states that.") == "The MTUS ACOEM-based Guideline (2017) states that."
+
+
+def test_a_quote_the_model_set_in_single_curly_quotes_reads_as_the_template_s():
+    """Seen in the reviewer app: 'records \u2018He remains unable to lift more than 10 pounds\u2019\u2019.'"""
+    from drafter.prompts import straight_quotes
+
+    assert (straight_quotes("the note records \u2018He remains unable to lift more than 10 pounds\u2019\u2019. He didn\u2019t.")
+            == 'the note records "He remains unable to lift more than 10 pounds". He didn\u2019t.')

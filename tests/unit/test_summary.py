@@ -304,3 +304,13 @@ def test_a_chief_complaint_noun_phrase_is_reported_only_when_it_names_a_symptom(
         assert said in text
     else:
         assert "reported past history" not in text and "carpal tunnel release 2011" not in text
+
+
+def test_the_request_sentence_joins_items_as_a_letter_does():
+    """Seen in the reviewer app: 'The request under review is for Terocin patches #30; and Norco 10/325 mg #60.'"""
+    from drafter.summary import _items_text, rules
+
+    c = rules()
+    assert _items_text(["Terocin patches #30", "Norco 10/325 mg #60"], c) == "Terocin patches #30 and Norco 10/325 mg #60"
+    assert _items_text(["PT 2x4", "Norco #60", "omeprazole #30"], c) == "PT 2x4, Norco #60, and omeprazole #30"
+    assert _items_text(["Compound cream: flurbiprofen 20%, lidocaine 5%", "Norco #60"], c).endswith("lidocaine 5%; and Norco #60")
