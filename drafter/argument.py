@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from drafter.corpus.chunks import pages_label as corpus_pages_label
 from drafter.corpus.schema import TopicMeta
-from drafter.criteria import Assessment, CriterionResult, Decision, Status
+from drafter.criteria import Assessment, CriterionResult, Decision, Status, and_list
 from drafter.dates import us_date
 from drafter.facts import Evidence, Fact
 from drafter.grounding import pages_named
@@ -279,14 +279,10 @@ def _functional_reading(facts: dict[str, Fact], find, medications: list[str] | N
     if use is not None and use.value:
         parts.append(f"the medication has been used for about {float(use.value):g} weeks")
     if medications:
-        parts.append("the applicant remains on " + _and_list(medications))
+        parts.append("the applicant remains on " + and_list(medications))
     if not parts:
         return "The records do not show such improvement from the treatment already given."
     return "The records do not show such improvement: " + "; ".join(parts) + "."
-
-
-def _and_list(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def definition_topics(fact: str) -> list[dict]:

@@ -286,7 +286,8 @@ def decisive_statuses(results: list[CriterionResult]) -> list[tuple[Status, list
     return out
 
 
-def _and(words: list[str]) -> str:
+def and_list(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
@@ -317,10 +318,11 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
     contents = raw_low + (" " + "; ".join(product[1]) if product else "")
     for ex in main.excludes:
         if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", contents) and not any(u.lower() in raw_low for u in ex.unless):
-            which = f"; the product's label lists {_and(product[1])}" if product and ex.term.lower() in product[1] else ""
+            which = f"; the product's label lists {and_list(product[1])}" if product and ex.term.lower() in product[1] else ""
             results.append(CriterionResult(criterion=f"The product contains {ex.term}, which the guideline does not recommend.", criterion_id="excluded-" + re.sub(r"\W+", "-", ex.term.lower()),
                                            topic_id=main.id, fact="compounded_ingredients", status="not_met", value=ex.term,
                                            citation=_citation_for(main.id, ex.page, cite_from), page=ex.page, note=f"{ex.note} (requested: {item.raw}{which})"))
+    excluded = [str(r.value) for r in results if r.criterion_id.startswith("excluded-")]  # the main topic's
     if main.recommendation is Recommendation.NOT_RECOMMENDED:
         results.append(CriterionResult(criterion=f"{main.topic}: the guideline does not recommend this treatment.", criterion_id="recommendation",
                                        topic_id=main.id, fact="", status="not_met", citation=_citation_for(main.id, None, cite_from),
@@ -341,11 +343,10 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
             fact = facts.get(c.fact) or ff.find(c.fact, item)
             facts[c.fact] = fact
             r = _criterion_result(c, meta, fact, cite_from)
-            excluded = [x.value for x in results if x.criterion_id.startswith("excluded-") and x.topic_id == meta.id]
-            if r and c.follows_excludes and excluded:
+            if r and c.follows_excludes and excluded and meta.id == main.id:
                 # the compound rule follows the ingredients: one excluded ingredient and the product is not recommended
                 r = r.model_copy(update={"status": "not_met", "basis": "evidence",
-                                         "note": f"the product contains {_and([str(v) for v in excluded])}, which the guideline does not recommend"})
+                                         "note": f"the product contains {and_list(excluded)}, which the guideline does not recommend"})
             if r:
                 results.append(r)
         results.extend(_check_limits(meta, item, ff, phase, prior, cite_from))
