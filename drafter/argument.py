@@ -225,18 +225,28 @@ def pages_label(pages: list[int]) -> str:
     return f"{'page' if len(nums) == 1 else 'pages'} {corpus_pages_label(sorted(nums))}"
 
 
-def _where(r: CriterionResult, span_max: int) -> str:
-    """The criterion's page, or its passage's short page run when the page lies in one (letters cite "pages
-    68-69" for a section that spans them); a passage without pages is cited by its own label."""
-    passage = sorted(set(r.citation.pages)) if r.citation else []
+def _run(page: int, pages: set[int]) -> list[int]:
+    """The unbroken run of `pages` that holds `page`."""
+    run = [page]
+    while run[0] - 1 in pages:
+        run.insert(0, run[0] - 1)
+    while run[-1] + 1 in pages:
+        run.append(run[-1] + 1)
+    return run
+
+
+def _where(r: CriterionResult, span_max: int, topic_pages: list[int] | None = None) -> str:
+    """The criterion's page, or the short page run of the section it sits in (letters cite "pages 68-69" for a
+    passage that spans them, and "pages 30-34" for a criterion of a topic printed on those pages); a passage
+    without pages is cited by its own label."""
+    passage = set(r.citation.pages) if r.citation else set()
     if r.page:
-        run = [r.page]
-        while run[0] - 1 in passage:
-            run.insert(0, run[0] - 1)
-        while run[-1] + 1 in passage:
-            run.append(run[-1] + 1)
-        return pages_label(run) if r.page in passage and len(run) <= span_max else f"page {r.page}"
-    return pages_label(passage)
+        for pages in (passage, set(topic_pages or ())):
+            run = _run(r.page, pages)
+            if r.page in pages and len(run) <= span_max and len(run) > 1:
+                return pages_label(run)
+        return f"page {r.page}"
+    return pages_label(sorted(passage))
 
 
 def _deciding(a: Assessment) -> list[CriterionResult]:
@@ -302,7 +312,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             "recommendation" if r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-") else "criterion")
         # a limit point is taken up when the prose states the case's quantity (the total or the amount requested)
         numbers = [f"{float(r.value):g}"] if kind == "limit" and isinstance(r.value, (int, float)) else (_numbers(r.note) if kind == "limit" else [])
-        points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r, data["cite_page_runs_up_to"]),
+        points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r, data["cite_page_runs_up_to"], topics[r.topic_id].pages if r.topic_id in topics else None),
                             chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data), evidence=r.evidence,
                             fact=r.fact, numbers=numbers, keys=[str(r.value)] if r.criterion_id.startswith("excluded-") and r.value else []))
     meta = topics.get(a.governing_topic or "")

@@ -146,6 +146,9 @@ class Drafter:
             a = follow_served(a, link, served)
         if a.basis == "associated":
             argument = associated_argument(item, link.what if link else "", [(d.item, d.argument) for d in served or [] if d.argument])
+            # a page the served point names is cited by the passage its own draft cited for it
+            served_cited = [self.retriever.hit(c.chunk_id) for d in served or [] for c in d.citations if c.chunk_id in self.retriever.by_id]
+            cite_named_pages(argument, served_cited, list(dict.fromkeys(h.topic_id for h in served_cited)))
             # the served requests' own passages, as retrieval returned them for those requests
             passages = [self.retriever.hit(cid) for cid in argument.chunk_ids if cid in self.retriever.by_id]
             retrieved += passages

@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from drafter.chain import Drafter
+from drafter.grounding import pages_named
 from drafter.letters import write_docx
 from drafter.llm import FakeChatModel
 from tests.conftest import REPO
@@ -236,3 +237,6 @@ def test_requests_serving_an_unnecessary_surgery_follow_it_and_cite_its_passages
         assert d.citations and {c.chunk_id for c in d.citations} <= set(surgery.retrieved_chunk_ids)
         assert "arthroscopy" in d.rationale.lower() and d.rationale.endswith("is not medically necessary.")
         assert [c.name for c in d.checks if not c.passed] == []
+        # a page the surgery's point names (the section's run, "pages 209-211") has its passage cited here too
+        assert pages_named(d.rationale) <= {p for c in d.citations for p in c.pages}, name
+        assert d.grounded_fraction == 1.0, d.dropped_sentences

@@ -58,6 +58,23 @@ def test_a_criterion_is_cited_by_its_passages_short_page_run_as_letters_cite_a_s
     assert where(None, [41, 42, 63]) == "pages 41-42, 63"
 
 
+def test_a_criterion_of_a_short_topic_is_cited_by_the_topics_pages_as_letters_cite_the_section():
+    """Letters cite the chronic pain programs' selection criteria as "pages 30-34", the section they sit in, though
+    the criteria's own passage is page 32; a topic printed on more pages than the limit is cited by the page."""
+    from drafter.argument import _where
+    from drafter.criteria import Citation, CriterionResult
+
+    def where(page, passage, topic_pages):
+        cite = Citation(chunk_id="t#s1", guideline="MTUS", edition="2009", topic="t", pages=passage)
+        return _where(CriterionResult(criterion="c", criterion_id="c", topic_id="t", fact="f", status="not_met", page=page,
+                                      citation=cite), span_max=5, topic_pages=topic_pages)
+
+    assert where(32, [32], [30, 31, 32, 33, 34]) == "pages 30-34"
+    assert where(32, [32], [30, 31, 32, 33, 34, 35]) == "page 32"
+    assert where(99, [98, 99], [98, 99, 100]) == "pages 98-99"  # the passage's own run comes first
+    assert where(8, [32], [30, 31, 32]) == "page 8"  # a page outside the topic is cited as itself
+
+
 def test_a_page_the_argument_names_in_passing_is_cited_by_the_passage_that_states_it():
     """Found in the dev letters: a needs-review note said 'the traditional first line of treatment (p. 22)' while
     the draft cited only the NSAID topic's page-67 passage, so the page it named had no passage behind it."""
