@@ -189,9 +189,9 @@ def draft_rationale(
             report = ground(_strip_conclusions(straight_quotes(out.rationale)), sources, cited_pages, out.cited_chunk_ids, retrieved)
             problems = [f"ungrounded: {w} ({x[:60]!r})" for x, w in report.dropped]
             body = report.text
-            missing = uncovered(body, argument)
+            missing = uncovered(body, argument, settings.checks)
             added = []
-            if missing and engages(body, argument):
+            if missing and engages(body, argument, settings.checks):
                 # prose that carries part of the argument is kept; the points it left out are stated after it, so
                 # the draft is never weaker than its argument
                 body = complete(body, missing)

@@ -115,6 +115,16 @@ def _stems(text: str) -> list[str]:
     return list(dict.fromkeys(w[:7] for w in re.findall(r"[a-z]{5,}", text.lower()) if w not in _CONTENT_STOP))
 
 
+def own_words(p: Point, others: list[Point] | tuple = (), with_case: bool = True) -> list[str]:
+    """A point's word stems (its requirement's, and its case side's when `with_case`) that no other point of the
+    argument uses in the same parts; all its stems when every one is shared."""
+    def stems(q: Point) -> list[str]:
+        return _stems(q.requirement + (" " + q.case if with_case else ""))
+    words = stems(p)
+    shared = {w for q in others if q is not p for w in stems(q)}
+    return [w for w in words if w not in shared] or words
+
+
 def point_terms(p: Point, others: list[Point] | tuple = ()) -> list[str]:
     """Alternatives that show the prose took up this point: its numbers, else its key words (an excluded
     ingredient), else the words of its requirement and case side that no other point of the argument uses;
@@ -125,39 +135,42 @@ def point_terms(p: Point, others: list[Point] | tuple = ()) -> list[str]:
         return list(dict.fromkeys(p.numbers))
     if p.keys:
         return [k.lower() for k in p.keys]
-    words = _stems(p.requirement + " " + p.case)
-    shared = {w for q in others if q is not p for w in _stems(q.requirement + " " + q.case)}
-    return ([w for w in words if w not in shared] or words)[:8]
+    return own_words(p, others)[:8]
 
 
-def covers(text: str, p: Point, others: list[Point] | tuple = ()) -> bool:
-    """Whether the prose takes up this point: any of its numbers or key words, else two of its own words (one
-    shared word such as "improvement" is not the point: a model that said "no functional improvement" had dropped
-    the page-80 requirement of return to work)."""
+def covers(text: str, p: Point, others: list[Point] | tuple = (), s: CheckSettings | None = None) -> bool:
+    """Whether the prose takes up this point: any of its numbers or key words, else `cover_own_words` of its own
+    words, one of them from the requirement. One shared word such as "improvement" is not the point (a model that
+    said "no functional improvement" had dropped the page-80 requirement of return to work), and neither is the
+    record quoted alone (a model quoted a declined gabapentin trial and never stated the first-line requirement
+    it answers)."""
+    s = s or CheckSettings()
     low = text.lower()
     terms = point_terms(p, others)
     if p.numbers or p.keys or (p.kind == "definition" and p.where):
         return any(re.search(rf"(?<![\d.]){re.escape(t)}(?![\d])", low) if t[0].isdigit() else t in low for t in terms)
-    return sum(t in low for t in terms) >= min(2, len(terms))
+    if sum(t in low for t in terms) < min(s.cover_own_words, len(terms)):
+        return False
+    return not p.requirement or any(w in low for w in own_words(p, others, with_case=False))
 
 
-def engages(text: str, argument: Argument) -> bool:
+def engages(text: str, argument: Argument, s: CheckSettings | None = None) -> bool:
     """Whether the prose works on the argument at all: it names a point's page or section, or one of its quantities."""
     low = text.lower()
-    return any((p.where and p.where.lower().replace("mtus ", "").split("(")[0] in low) or covers(text, p, argument.points)
+    return any((p.where and p.where.lower().replace("mtus ", "").split("(")[0] in low) or covers(text, p, argument.points, s)
                for p in argument.points)
 
 
-def uncovered(text: str, argument: Argument) -> list[Point]:
+def uncovered(text: str, argument: Argument, s: CheckSettings | None = None) -> list[Point]:
     """The argument's points the prose does not take up (definitions included)."""
-    return [p for p in argument.points if not covers(text, p, argument.points)]
+    return [p for p in argument.points if not covers(text, p, argument.points, s)]
 
 
 def check_findings(text: str, argument: Argument, s: CheckSettings) -> CheckResult:
     deciding = [p for p in argument.points if p.kind not in ("definition", "context")]
     if not deciding:
         return CheckResult(name="missing_findings", passed=True, reason="no deciding points")
-    covered = [covers(text, p, argument.points) for p in deciding]
+    covered = [covers(text, p, argument.points, s) for p in deciding]
     share = sum(covered) / len(covered)
     if share < s.min_points_covered or not any(covered):
         missed = [p.requirement[:60] for p, c in zip(deciding, covered) if not c]
@@ -201,20 +214,11 @@ def _locations(text: str) -> set[str]:
     return {f"p{n}" for n in pages_named(text)} | sections
 
 
-def _own_words(p: Point, others: list[Point]) -> set[str]:
-    """Words of a point's requirement that no other point's requirement uses (7-letter stems)."""
-    def stems(q: Point) -> set[str]:
-        return {w[:7] for w in re.findall(r"[a-z]{6,}", q.requirement.lower()) if w not in _CONTENT_STOP}
-    mine = stems(p)
-    for q in others:
-        if q is not p:
-            mine -= stems(q)
-    return mine
-
-
-def check_attribution(text: str, argument: Argument) -> CheckResult:
+def check_attribution(text: str, argument: Argument, s: CheckSettings | None = None) -> CheckResult:
     """A sentence that names a location of the argument must not give it a requirement another location states:
-    it carries two or more of that other point's own words and none of the named location's points' own words."""
+    it carries `attribution_own_words` or more of that other point's own requirement words and none of the named
+    location's points' own words."""
+    s = s or CheckSettings()
     points = [p for p in argument.points if p.where and p.requirement]
     located = [(p, _locations(p.where)) for p in points]
     for sent in _sentences(text):
@@ -227,11 +231,11 @@ def check_attribution(text: str, argument: Argument) -> CheckResult:
         low = sent.lower()
 
         def says(p: Point) -> int:
-            return sum(1 for w in _own_words(p, points) if w in low)
+            return sum(1 for w in own_words(p, points, with_case=False) if w in low)
 
         if any(says(p) for p in owners):
             continue
-        wrong = [p for p, where in located if not where & named and says(p) >= 2]
+        wrong = [p for p, where in located if not where & named and says(p) >= s.attribution_own_words]
         if wrong:
             label = sorted(named)[0].replace("p", "page ", 1) if sorted(named)[0].startswith("p") else sorted(named)[0]
             return CheckResult(name="attribution", passed=False,
@@ -250,7 +254,7 @@ def run_checks(text: str, argument: Argument, cited: list[Hit], topics: dict[str
         check_findings(text, argument, settings),
         check_stance(text, argument.decision),
         check_edition(text, cited, topics, request_date),
-        check_attribution(text, argument),
+        check_attribution(text, argument, settings),
     ]
 
 

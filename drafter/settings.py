@@ -70,6 +70,10 @@ class CheckSettings(BaseModel):
     repeat_ngram: int = Field(default=6, ge=2, le=20, description="phrase length for the loop check")
     repeat_times: int = Field(default=4, ge=2, le=20, description="a phrase this many times is a loop")
     min_points_covered: float = Field(default=0.5, ge=0.0, le=1.0, description="share of the deciding points the prose must name")
+    cover_own_words: int = Field(default=2, ge=1, le=8, description="words of a point that no other point uses the prose must "
+                                 "say to take it up (one of them from the requirement), when it has no number or key word")
+    attribution_own_words: int = Field(default=2, ge=1, le=8, description="words of another point's requirement that make a "
+                                       "sentence naming one page or section state what another one does")
     max_points: int = Field(default=3, ge=1, le=10, description="deciding points an argument states")
     max_medications_named: int = Field(default=3, ge=1, le=10, description="medications the 9792.20(f) reading names "
                                        "('the applicant remains on Norco, naproxen and omeprazole')")

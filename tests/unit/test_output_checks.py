@@ -168,6 +168,35 @@ def test_a_point_is_taken_up_by_its_own_words_not_by_one_shared_word():
     assert [p.keys for p in uncovered(said, compound)] == [["cyclobenzaprine"]]
 
 
+def test_a_point_is_not_taken_up_by_the_record_it_quotes_alone():
+    """Seen in the reviewer app (Terocin patches): the model followed the lidocaine rule with the quote of a declined
+    gabapentin trial and never stated the first-line requirement that the quote answers; the quote's words ("progress
+    report") counted as taking up the point, so nothing added the requirement back. The points are that draft's."""
+    from drafter.output_checks import uncovered
+
+    def point(requirement, case, keys=()):
+        return Point(kind="criterion", status="not_met", source=SOURCE, where="pages 111-113", requirement=requirement, case=case,
+                     keys=list(keys))
+
+    arg = OPIOID.model_copy(update={"points": [
+        point("no topical lidocaine formulation other than the dermal patch (Lidoderm), whether cream, lotion, gel or a "
+              "combination product, is indicated for neuropathic pain",
+              "The product requested, Terocin patches #30, lists lidocaine and menthol among its ingredients.", ["lidocaine"]),
+        point("topical analgesics are primarily recommended for neuropathic pain when trials of antidepressants and "
+              "anticonvulsants have failed",
+              'This is not documented: the progress report dated 05/18/2015 records "Discussed a trial of gabapentin; '
+              'patient declines for now".'),
+        point("any compounded product that contains at least one drug or drug class that is not recommended is not recommended",
+              "The product contains lidocaine, which the guideline does not recommend.")]})
+    quoted = ("The MTUS Chronic Pain Medical Treatment Guidelines (2009), pages 111-113, state that no topical lidocaine "
+              "formulation other than the dermal patch is indicated for neuropathic pain; any compounded product that contains "
+              "at least one drug class that is not recommended is not recommended. The progress report dated 05/18/2015 "
+              "records that a trial of gabapentin was discussed and the patient declines for now.")
+    assert [p.requirement[:30] for p in uncovered(quoted, arg)] == ["topical analgesics are primari"]
+    stated = quoted + " Topical analgesics are recommended only after trials of antidepressants and anticonvulsants have failed."
+    assert uncovered(stated, arg) == []
+
+
 def test_prose_that_says_the_guideline_before_naming_it_gets_the_full_name():
     """Seen on the embedded model (sample case-08): "The guideline, page 78, states ..." opened the rationale and the
     full name came a sentence later."""
