@@ -38,6 +38,13 @@ def argument_data() -> dict:
     return yaml.safe_load(resources.files("drafter.data").joinpath("argument.yaml").read_text(encoding="utf-8"))
 
 
+def agreeing_verb(source: str, verb: str) -> str:
+    """The verb as a guideline's name takes it: "The MTUS Chronic Pain Medical Treatment Guidelines (2009) state",
+    "The MTUS ... Guideline (2017) states"."""
+    plural = re.sub(r"\s*\([^)]*\)\s*$", "", source).endswith("Guidelines")
+    return verb[:-1] if plural and verb.endswith("s") else verb
+
+
 class Point(BaseModel):
     """One step of the argument: the guideline's requirement and the case's side of it."""
 
@@ -73,9 +80,7 @@ class Point(BaseModel):
             return f"{self.where} defines {self.fact.replace('_', ' ')} as follows: {self.requirement}."
         if short:
             return f"The guideline{where or ' also'} states that {self.requirement}." if where else f"The guideline also states that {self.requirement}."
-        # "The MTUS Chronic Pain Medical Treatment Guidelines (2009) state"; "The MTUS ... Guideline (2017) states"
-        verb = "state" if re.sub(r"\s*\([^)]*\)\s*$", "", self.source).endswith("Guidelines") else "states"
-        return f"The {self.source}{where} {verb} that {self.requirement}."
+        return f"The {self.source}{where} {agreeing_verb(self.source, 'states')} that {self.requirement}."
 
 
 class Argument(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, Field
 
-from drafter.argument import NECESSITY, Argument
+from drafter.argument import NECESSITY, Argument, agreeing_verb
 from drafter.corpus.schema import TopicMeta
 from drafter.grounding import GroundingReport, ground
 from drafter.llm import Generation, generate_structured, resample
@@ -113,7 +113,8 @@ _GUIDELINES_STATES = re.compile(r"(\bGuidelines(?: \(\d{4}\))?(?:, pages? [\d, -
 
 
 def guidelines_verb(body: str) -> str:
-    """"The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, state" (the model writes "states")."""
+    """"The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, state" (the model writes "states"):
+    `agreeing_verb`'s rule, applied to prose where the name is not known in advance."""
     return _GUIDELINES_STATES.sub(r"\1 \2", body)
 
 
@@ -131,10 +132,7 @@ def name_the_guideline_first(body: str, argument: Argument) -> str:
     where = (m.group("where") or "").strip(" ,")
     source = next((p.source for p in argument.points if where and p.where and p.where.lower() == where.lower() and p.source),
                   argument.sources[0])
-    verb = m.group("verb")
-    if re.sub(r"\s*\([^)]*\)\s*$", "", source).endswith("Guidelines") and verb.endswith("s"):
-        verb = verb[:-1]  # "The MTUS ... Guidelines (2009) state"
-    return body[:m.start()] + f"The {source}{m.group('where') or ''} {verb}" + body[m.end():]
+    return body[:m.start()] + f"The {source}{m.group('where') or ''} {agreeing_verb(source, m.group('verb'))}" + body[m.end():]
 
 
 def _sampling(settings: Settings, attempt: int, regenerate: int) -> dict:
