@@ -171,7 +171,7 @@ def _requirement(r: CriterionResult) -> str:
     if r.criterion_id == "recommendation":
         return "this treatment is not recommended"
     if r.criterion_id.startswith("excluded-"):  # the guideline's own words on the ingredient, without the request
-        said = r.note.rsplit(" (requested: ", 1)[0].strip().rstrip(".")
+        said = r.note.strip().rstrip(".")
         return _lower_first(said) if said else f"a product containing {r.value} is not recommended"
     # a criterion written without a subject ("Not recommended for non-neuropathic pain") reads after "states that"
     # only with one
@@ -186,11 +186,10 @@ def _case_side(r: CriterionResult, data: dict) -> str:
         note = r.note.replace(label, "that course").replace("at most that course", "that course").replace("the course: that course", "that course")
         note, _, why = note.partition("; ")  # "...; the diagnosis is nonspecific, so the course for ... applies"
         return " ".join(x[0].upper() + x[1:] + "." for x in (note, why) if x)
-    if r.criterion_id.startswith("excluded-") and " (requested: " in r.note:
-        requested, _, label = r.note.rsplit(" (requested: ", 1)[1].rstrip(")").partition("; the product's label lists ")
-        if label:
-            return f"The product requested, {requested}, lists {label} among its ingredients."
-        return f"The product requested, {requested}, contains {r.value}."
+    if r.criterion_id.startswith("excluded-") and r.requested:
+        if r.label_ingredients:
+            return f"The product requested, {r.requested}, lists {and_list(r.label_ingredients)} among its ingredients."
+        return f"The product requested, {r.requested}, contains {r.value}."
     if r.criterion_id.startswith("limit") or r.criterion_id == "recommendation" or r.criterion_id.startswith("excluded-"):
         return (r.note[0].upper() + r.note[1:] + ".") if r.note else ""
     ev = r.evidence

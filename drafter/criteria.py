@@ -61,10 +61,16 @@ class CriterionResult(BaseModel):
     group: str | None = None
     basis: Basis = Field(default="evidence", description="evidence: the status rests on record text; "
                          "absent_documentation: on the records' silence")
+    requested: str | None = Field(default=None, description="an excluded ingredient's criterion: the product as requested")
+    label_ingredients: list[str] = Field(default_factory=list, description="a branded product's ingredients as its label "
+                                         "lists them (drafter/data/compound_products.yaml), when the exclusion rests on them")
 
     def finding(self) -> str:
         """One plain sentence for the rationale prompt and the fallback template."""
         what = self.note or self.criterion.rstrip(".")
+        if self.requested:
+            label = f"; the product's label lists {and_list(self.label_ingredients)}" if self.label_ingredients else ""
+            what = f"{what} (requested: {self.requested}{label})"
         if self.status == "met":
             return f"Met: {what}."
         if self.status == "not_met":
@@ -318,10 +324,11 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
     contents = raw_low + (" " + "; ".join(product[1]) if product else "")
     for ex in main.excludes:
         if re.search(rf"(?<![a-z]){re.escape(ex.term.lower())}(?![a-z])", contents) and not any(u.lower() in raw_low for u in ex.unless):
-            which = f"; the product's label lists {and_list(product[1])}" if product and ex.term.lower() in product[1] else ""
+            label = list(product[1]) if product and ex.term.lower() in product[1] else []
             results.append(CriterionResult(criterion=f"The product contains {ex.term}, which the guideline does not recommend.", criterion_id="excluded-" + re.sub(r"\W+", "-", ex.term.lower()),
                                            topic_id=main.id, fact="compounded_ingredients", status="not_met", value=ex.term,
-                                           citation=_citation_for(main.id, ex.page, cite_from), page=ex.page, note=f"{ex.note} (requested: {item.raw}{which})"))
+                                           citation=_citation_for(main.id, ex.page, cite_from), page=ex.page, note=ex.note,
+                                           requested=item.raw, label_ingredients=label))
     excluded = [str(r.value) for r in results if r.criterion_id.startswith("excluded-")]  # the main topic's
     if main.recommendation is Recommendation.NOT_RECOMMENDED:
         results.append(CriterionResult(criterion=f"{main.topic}: the guideline does not recommend this treatment.", criterion_id="recommendation",

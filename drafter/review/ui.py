@@ -589,6 +589,9 @@ def _item(session: ReviewSession, state: WorkingState, i: int, it, details: bool
         with st.expander(f"{STATUS_ICON[c['status']]} - {c['criterion']}"):
             if c.get("note"):
                 st.write(c["note"])
+            if c.get("requested"):
+                label = c.get("label_ingredients") or []
+                st.caption(f"Requested: {c['requested']}" + (f" · the product's label lists {', '.join(label)}" if label else ""))
             if ev:
                 doc = session.ws.dir / ev["document"]
                 src = doc.read_text(errors="replace") if doc.suffix in (".txt", ".md") and doc.exists() else ev["quote"]

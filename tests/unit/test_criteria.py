@@ -128,7 +128,8 @@ def test_a_brand_is_judged_by_the_ingredients_its_label_lists(tmp_path):
     _, a = decide(tmp_path, PT_CONTINUE, "Terocin patches #20", ["cpmtg-topical-analgesics"])
     lido = [c for c in a.criteria if c.criterion_id == "excluded-lidocaine"]
     assert a.decision == "upheld" and lido and lido[0].status == "not_met" and lido[0].page == 112
-    assert "label lists lidocaine and menthol" in lido[0].note
+    assert lido[0].label_ingredients == ["lidocaine", "menthol"] and lido[0].requested == "Terocin patches #20"
+    assert "label lists lidocaine and menthol" in lido[0].finding()
     # the compound rule follows the ingredients: it read "met" beside the excluded lidocaine in the reviewer app
     rule = next(c for c in a.criteria if c.criterion_id == "every-ingredient-recommended")
     assert rule.status == "not_met" and "contains lidocaine" in rule.note
