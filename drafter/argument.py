@@ -391,16 +391,45 @@ def associated_argument(item: str, what: str, served: list[tuple[str, Argument]]
     return Argument(item=item, decision="upheld", points=points, conclusion=conclusion(item, "upheld"))
 
 
+def _word_overlap(a: str, b: str) -> float:
+    """Shared words of two requirements over all their words (6-letter stems of words of 5 letters or more)."""
+    def stems(t: str) -> set[str]:
+        return {w[:6] for w in re.findall(r"[a-z]{5,}", t.lower())}
+    x, y = stems(a), stems(b)
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+_QUOTED = re.compile(r"This is not documented: (?P<doc>the .+? records) (?P<quote>\".+\")\.")
+
+
+def _joined_case(first: str, second: str) -> str:
+    """Two case sides of one requirement as one: 'the note of 08/21/2014 records "A", and "B"'."""
+    if not second or second == first:
+        return first
+    a, b = _QUOTED.fullmatch(first), _QUOTED.fullmatch(second)
+    if a and b:
+        other = f'and {b["quote"]}' if a["doc"] == b["doc"] else f'and {b["doc"]} {b["quote"]}'
+        return f"This is not documented: {a['doc']} {a['quote']}, {other}."
+    return f"{first} {second}".strip()
+
+
 def _as_a_letter_says_it(points: list[Point]) -> list[Point]:
     """Say each requirement once, name a guideline in full once, quote a record once, and vary the wording
     of repeated silence: a letter does not say "The records provided for review do not document" three times."""
     # two topics may state the same requirement (general and surgery-specific postsurgical periods)
     # and two topics may hold the same criterion in other words (the opioid criteria and a drug's own topic)
     kept: list[Point] = []
+    overlap = argument_data()["same_requirement_overlap"]
     for p in points:
         same_words = any(q.requirement[:40].lower() == p.requirement[:40].lower() for q in kept)
         same_fact = p.kind == "criterion" and any(q.kind == "criterion" and q.fact == p.fact and q.status == p.status for q in kept)
-        if not (same_words or same_fact):
+        # the hydrocodone topic's "continued prescribing requires return to work or improved function and pain" is
+        # the opioid criteria's page-80 rule in other words: said once, with the case side of both
+        twin = next((q for q in kept if p.kind == q.kind == "criterion" and _page_numbers(q.where) & _page_numbers(p.where) and q.status == p.status
+                     and _word_overlap(q.requirement, p.requirement) >= overlap), None)
+        if twin is not None and not (same_words or same_fact):
+            twin.case = _joined_case(twin.case, p.case)
+        elif not (same_words or same_fact):
             kept.append(p)
     points = kept
     seen: set[str] = set()

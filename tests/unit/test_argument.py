@@ -129,3 +129,31 @@ def test_a_requirement_two_topics_state_is_said_once_and_both_passages_are_cited
     assert a.decision == "upheld" and facts and len(facts) == len(set(facts))
     assert {c.topic_id for c in a.criteria if c.fact == facts[0] and c.status == "not_met"} == set(a.topic_ids)  # both state it
     assert "cpmtg-psychological-treatment#s0" in arg.chunk_ids and "cpmtg-psychological-treatment#s0" in arg.also_cites
+
+
+def test_one_rule_two_topics_state_in_other_words_is_said_once_with_both_case_sides():
+    """Seen in Norco drafts (dev letters and the reviewer app): the hydrocodone topic's "continued prescribing requires
+    return to work or improved function and pain" and the opioid criteria's page-80 rule were both stated, each with
+    its own quote."""
+    from drafter.argument import Point, _as_a_letter_says_it
+
+    def point(fact, requirement, quote, doc="the medical record dated 08/21/2014"):
+        return Point(kind="criterion", status="not_met", source="MTUS Chronic Pain Medical Treatment Guidelines (2009)",
+                     where="pages 76-80", fact=fact, requirement=requirement, case=f'This is not documented: {doc} records "{quote}".')
+
+    def hydrocodone_point():
+        return point("functional_improvement", "continued prescribing requires return to work or improved function and pain", "8/10 pain")
+
+    hydrocodone = hydrocodone_point()
+    scores = point("pain_score_change", "each review records current pain, least and average pain since the last visit", "no scores")
+    criteria = point("return_to_work", "opioids are continued if the patient has returned to work, or has improved functioning and pain",
+                     "He remained off of work")
+    said = _as_a_letter_says_it([hydrocodone, scores, criteria])
+    assert [p.fact for p in said] == ["functional_improvement", "pain_score_change"]
+    assert said[0].case == 'This is not documented: the medical record dated 08/21/2014 records "8/10 pain", and "He remained off of work".'
+    other = point("return_to_work", criteria.requirement, "He has not worked since 2010", doc="the progress report dated 04/26/2016")
+    merged = _as_a_letter_says_it([hydrocodone_point(), other])
+    assert merged[0].case.endswith('"8/10 pain", and the progress report dated 04/26/2016 records "He has not worked since 2010".')
+    # a rule on other pages, or in other words, stands
+    assert len(_as_a_letter_says_it([hydrocodone_point(), criteria.model_copy(update={"where": "page 8"})])) == 2
+    assert len(_as_a_letter_says_it([hydrocodone_point(), scores.model_copy()])) == 2
