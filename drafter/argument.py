@@ -60,6 +60,8 @@ class Point(BaseModel):
     numbers: list[str] = Field(default_factory=list, description="quantities the prose must keep")
     keys: list[str] = Field(default_factory=list, description="words the prose must keep (an excluded ingredient)")
 
+    named_in_case: bool = Field(default=False, description="the case side names the source itself ('a lack of functional "
+                                "improvement as defined in MTUS 9792.20(f)'), so no sentence states the requirement")
     repeat_source: bool = Field(default=False, description="an earlier point named the same guideline")
     full_case: str = Field(default="", description="the case side as first written, before a letter's shortening "
                            "('in the same record'), for prose that did not carry the earlier point")
@@ -73,8 +75,8 @@ class Point(BaseModel):
         return self._guideline_sentence(short=False)
 
     def _guideline_sentence(self, short: bool) -> str:
-        if self.kind == "associated":  # the link to another request of the case; the guideline is that request's
-            return ""
+        if self.kind == "associated" or self.named_in_case:  # the link to another request, or a reading that cites
+            return ""                                              # the definition as letters do
         where = f", {self.where}," if self.where and not self.where.startswith("MTUS") else ""
         if self.where.startswith("MTUS"):
             return f"{self.where} defines {self.fact.replace('_', ' ')} as follows: {self.requirement}."
@@ -118,6 +120,10 @@ class Argument(BaseModel):
 
 def conclusion(item: str, decision: str) -> str:
     return f"Therefore, the request for {item} {NECESSITY[decision]}."
+
+
+def _upper_first(s: str) -> str:
+    return s[:1].upper() + s[1:]
 
 
 def _lower_first(s: str) -> str:
@@ -277,26 +283,31 @@ def _page_numbers(where: str) -> set[int]:
     return out
 
 
-def _functional_reading(facts: dict[str, Fact], find, medications: list[str] | None = None) -> str:
-    """The case read against 9792.20(f): work status, what treatment was already given and the medications the
-    applicant still depends on."""
-    parts = []
+def _functional_reading(facts: dict[str, Fact], find, medications: list[str] | None = None, where: str = "MTUS 9792.20(f)") -> str:
+    """The case read against 9792.20(f) (`where`) as letters read it: work status and the medications the applicant
+    still depends on, after the treatment already given, imply a lack of functional improvement."""
+    preds, after = [], []
     work = find("work_status")
     if work is not None and work.value == "off_work":
-        parts.append("the applicant is not working")
+        preds.append("is not working")
     elif work is not None and work.value == "modified_duty":
-        parts.append("the applicant remains on work restrictions")
+        preds.append("remains on work restrictions")
+    if medications:  # "remains on work restrictions and on naproxen"
+        preds.append(("on " if preds and preds[-1].startswith("remains on") else "remains on ") + and_list(medications))
     prior = facts.get("prior_visits_completed") or facts.get("postsurgical_visits_completed")
     if prior is not None and prior.value:
-        parts.append(f"{float(prior.value):g} visits have already been completed")
+        after.append(f"{float(prior.value):g} visits")
     use = facts.get("duration_of_use_weeks")
     if use is not None and use.value:
-        parts.append(f"the medication has been used for about {float(use.value):g} weeks")
-    if medications:
-        parts.append("the applicant remains on " + and_list(medications))
-    if not parts:
-        return "The records do not show such improvement from the treatment already given."
-    return "The records do not show such improvement: " + "; ".join(parts) + "."
+        after.append(f"about {float(use.value):g} weeks of use")
+    if not preds and not after:
+        return f"The records do not document functional improvement as defined in {where} from the treatment already given."
+    if preds:
+        said = "The applicant " + and_list(preds) + (f" after {and_list(after)}" if after else "") + "."
+    else:
+        said = f"The records show {and_list(after)}, with no gain in function or work status recorded."
+    these = "Together these imply" if len(preds) + len(after) > 1 else "This implies"
+    return f"{said} {these} a lack of functional improvement as defined in {where}" + ("." if after else " despite the treatment already given.")
 
 
 def definition_topics(fact: str) -> list[dict]:
@@ -346,11 +357,11 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
             wanted = spec.get("criteria")
             texts = [c.text for c in meta.criteria if not wanted or c.id in wanted]
             requirement = "; ".join(_lower_first(t) for t in dict.fromkeys(texts))
-            first = not any(p.kind == "definition" for p in points)
-            case = _functional_reading(a.facts, find_fact or (lambda name: a.facts.get(name)), medications) if first else ""
+            reading = bool(spec.get("reading"))
+            case = _functional_reading(a.facts, find_fact or (lambda name: a.facts.get(name)), medications, spec["cite_as"]) if reading else ""
             points.append(Point(kind="definition", status="not_met", requirement=requirement, source=source_label(hit.guideline, hit.edition),
                                 where=spec["cite_as"], chunk_id=hit.chunk_id, case=case, fact="functional_improvement",
-                                numbers=[]))
+                                numbers=[], named_in_case=reading))
     said = _as_a_letter_says_it(points)
     # a requirement two topics state (behavioral interventions, page 23, and psychological treatment, page 101) is
     # said once; the other topic's passage is still cited, as letters cite both

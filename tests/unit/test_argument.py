@@ -157,3 +157,25 @@ def test_one_rule_two_topics_state_in_other_words_is_said_once_with_both_case_si
     # a rule on other pages, or in other words, stands
     assert len(_as_a_letter_says_it([hydrocodone_point(), criteria.model_copy(update={"where": "page 8"})])) == 2
     assert len(_as_a_letter_says_it([hydrocodone_point(), scores.model_copy()])) == 2
+
+
+def test_the_case_is_read_against_9792_20_f_as_letters_read_it_not_recited():
+    """Letters do not recite the definition; they read the case against it: "the applicant remains off work ... and
+    continues on the same medications, so there is no functional improvement as defined in MTUS 9792.20f"."""
+    from types import SimpleNamespace
+
+    from drafter.argument import _functional_reading
+
+    def fact(value):
+        return SimpleNamespace(value=value)
+
+    off = {"work_status": fact("off_work")}
+    text = _functional_reading({"prior_visits_completed": fact(12)}, off.get, ["naproxen", "tramadol"])
+    assert text == ("The applicant is not working and remains on naproxen and tramadol after 12 visits. Together these imply "
+                    "a lack of functional improvement as defined in MTUS 9792.20(f).")
+    restricted = {"work_status": fact("modified_duty")}
+    assert _functional_reading({}, restricted.get, ["naproxen"]).startswith("The applicant remains on work restrictions and on naproxen.")
+    assert _functional_reading({}, {}.get, []) == ("The records do not document functional improvement as defined in "
+                                                   "MTUS 9792.20(f) from the treatment already given.")
+    assert _functional_reading({}, off.get).endswith("This implies a lack of functional improvement as defined in MTUS "
+                                                     "9792.20(f) despite the treatment already given.")
