@@ -41,7 +41,7 @@ def argument_data() -> dict:
 def agreeing_verb(source: str, verb: str) -> str:
     """The verb as a guideline's name takes it: "The MTUS Chronic Pain Medical Treatment Guidelines (2009) state",
     "The MTUS ... Guideline (2017) states"."""
-    plural = re.sub(r"\s*\([^)]*\)\s*$", "", source).endswith("Guidelines")
+    plural = re.sub(r"(?:,\s*\w+ Edition)?\s*(?:\([^)]*\))?\s*$", "", source).endswith("Guidelines")  # "ACOEM Practice Guidelines, 2nd Edition (2004)"
     return verb[:-1] if plural and verb.endswith("s") else verb
 
 
@@ -77,12 +77,19 @@ class Point(BaseModel):
     def _guideline_sentence(self, short: bool) -> str:
         if self.kind == "associated" or self.named_in_case:  # the link to another request, or a reading that cites
             return ""                                              # the definition as letters do
-        where = f", {self.where}," if self.where and not self.where.startswith("MTUS") else ""
         if self.where.startswith("MTUS"):
             return f"{self.where} defines {self.fact.replace('_', ' ')} as follows: {self.requirement}."
-        if short:
-            return f"The guideline{where or ' also'} states that {self.requirement}." if where else f"The guideline also states that {self.requirement}."
-        return f"The {self.source}{where} {agreeing_verb(self.source, 'states')} that {self.requirement}."
+        if self.where.startswith("page"):
+            # letters name the page first: "Page 99 of the MTUS Chronic Pain Medical Treatment Guidelines states",
+            # "Pages 98-99 of the same guidelines state"
+            verb = "state" if self.where.startswith("pages") else "states"
+            plural = agreeing_verb(self.source, "states") == "state"
+            name = f"the same {'guidelines' if plural else 'guideline'}" if short else f"the {self.source}"
+            return f"{self.where[0].upper()}{self.where[1:]} of {name} {verb} that {self.requirement}."
+        if short or not self.where:
+            return f"The {'same guidelines also state' if agreeing_verb(self.source, 'states') == 'state' else 'guideline also states'} that {self.requirement}." if short else \
+                f"The {self.source} {agreeing_verb(self.source, 'states')} that {self.requirement}."
+        return f"The {self.source}, {self.where}, {agreeing_verb(self.source, 'states')} that {self.requirement}."
 
 
 class Argument(BaseModel):

@@ -109,7 +109,10 @@ def complete(body: str, missing: list) -> str:
 _GENERIC = re.compile(r"\bThe guideline(?P<where>, (?:pages?|MTUS) [^,]{1,30},)? (?P<verb>states|says|notes|recommends|requires)\b")
 
 
-_GUIDELINES_STATES = re.compile(r"(\bGuidelines(?: \(\d{4}\))?(?:, pages? [\d, -]+,)?) (state|say|note|recommend|require)s\b")
+_PAGE_OF_GENERIC = re.compile(r"\b(?P<where>[Pp]ages? \d+(?:\s*(?:-|,|and)\s*\d+)*) of the (?:same )?guidelines?\b")
+
+
+_GUIDELINES_STATES = re.compile(r"(\bGuidelines(?:, \w+ Edition)?(?: \(\d{4}\))?(?:, pages? [\d, -]+,)?) (state|say|note|recommend|require)s\b")
 
 
 def guidelines_verb(body: str) -> str:
@@ -123,7 +126,8 @@ def name_the_guideline_first(body: str, argument: Argument) -> str:
     states" before any full name gets the full name of the point cited there (else the argument's first source)."""
     if not argument.sources:
         return body
-    m = _GENERIC.search(body)
+    generic, page_first = _GENERIC.search(body), _PAGE_OF_GENERIC.search(body)
+    m = min((x for x in (generic, page_first) if x is not None), key=lambda x: x.start(), default=None)
     if m is None:
         return body
     names = [src.split(" (")[0].removeprefix("MTUS ").lower() for src in argument.sources]
@@ -132,6 +136,8 @@ def name_the_guideline_first(body: str, argument: Argument) -> str:
     where = (m.group("where") or "").strip(" ,")
     source = next((p.source for p in argument.points if where and p.where and p.where.lower() == where.lower() and p.source),
                   argument.sources[0])
+    if m is page_first:  # "Page 8 of the same guidelines states" opening the prose
+        return body[:m.start()] + f"{m.group('where')} of the {source}" + body[m.end():]
     return body[:m.start()] + f"The {source}{m.group('where') or ''} {agreeing_verb(source, m.group('verb'))}" + body[m.end():]
 
 

@@ -29,7 +29,7 @@ def test_an_upheld_item_opens_with_the_governing_entry_on_its_own_pages(tmp_path
     assert a.decision == "upheld"
     first, rest = arg.points[0], arg.points[1:]
     assert first.kind == "context" and first.where == "pages 41-42" and first.chunk_id == "cpmtg-cyclobenzaprine#p41"
-    assert first.guideline_sentence.startswith("The MTUS Chronic Pain Medical Treatment Guidelines (2009), pages 41-42, state that cyclobenzaprine")
+    assert first.guideline_sentence.startswith("Pages 41-42 of the MTUS Chronic Pain Medical Treatment Guidelines (2009) state that cyclobenzaprine")
     assert rest and all(p.kind != "context" for p in rest)
     # the opener is context, not a deciding point: prose that argues only the deciding points passes the check
     deciding = " ".join(p.guideline_sentence + " " + p.case for p in rest)

@@ -85,10 +85,10 @@ def test_completing_prose_names_the_guideline_quotes_in_full_and_repeats_nothing
     body = "Gabapentin is recommended for neuropathic pain. This is documented in the same record."
     text = complete(body, [later])
     assert text.count("This is documented in the same record.") == 1, "nothing the prose said is said again"
-    assert SOURCE + ", page 19, state that continued use" in text, "the prose never named the guideline: name it in full"
+    assert "Page 19 of the " + SOURCE + " states that continued use" in text, "the prose never named the guideline: name it in full"
     assert '"walks 30 minutes"' in text, "a shortened quote is given in full"
     named = complete("The " + SOURCE + " sets the rule.", [later])
-    assert "The guideline, page 19, states" in named
+    assert "Page 19 of the same guidelines states" in named
 
 
 def test_a_left_out_opening_context_goes_before_the_prose_and_is_not_a_deciding_point():
@@ -99,7 +99,7 @@ def test_a_left_out_opening_context_goes_before_the_prose_and_is_not_a_deciding_
                     source=SOURCE, where="pages 41-42")
     body = "The records provided for review do not document an acute exacerbation of the pain."
     text = complete(body, [context])
-    assert text.startswith(f"The {SOURCE}, pages 41-42, state that cyclobenzaprine") and text.endswith(body)
+    assert text.startswith(f"Pages 41-42 of the {SOURCE} state that cyclobenzaprine") and text.endswith(body)
     deciding = Point(kind="criterion", status="not_met", requirement="it is for acute exacerbations", source=SOURCE, where="page 63",
                      fact="acute_exacerbation", case=body)
     arg = Argument(item="Cyclobenzaprine 7.5 mg #90", decision="upheld", points=[context, deciding], conclusion="")
@@ -207,6 +207,11 @@ def test_prose_that_says_the_guideline_before_naming_it_gets_the_full_name():
     assert opened.startswith("The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 99, state that the course")
     named = "The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 99, allow 10 visits. The guideline also states more."
     assert name_the_guideline_first(named, arg) == named
+    # the template's own page-first form, copied by the model before any full name
+    page_first = name_the_guideline_first("Page 99 of the same guidelines states that the course is 10 visits.", arg)
+    assert page_first == "Page 99 of the MTUS Chronic Pain Medical Treatment Guidelines (2009) states that the course is 10 visits."
+    later = "Page 99 of the MTUS Chronic Pain Medical Treatment Guidelines (2009) allows 10. Page 8 of the same guidelines asks more."
+    assert name_the_guideline_first(later, arg) == later
 
 
 def test_the_model_s_own_words_for_the_prompt_and_its_verb_agreement():
