@@ -193,7 +193,7 @@ def _requirement(r: CriterionResult) -> str:
     return label
 
 
-def _case_side(r: CriterionResult, data: dict) -> str:
+def _case_side(r: CriterionResult, data: dict, facts: dict[str, Fact] | None = None) -> str:
     if r.criterion_id.startswith("limit") and r.note and ":" in r.criterion:
         label = r.criterion.split(":", 1)[1].strip().rstrip(".")
         note = r.note.replace(label, "that course").replace("at most that course", "that course").replace("the course: that course", "that course")
@@ -210,7 +210,10 @@ def _case_side(r: CriterionResult, data: dict) -> str:
         what = data["missing"].get(r.fact)
         return f"{NOT_DOCUMENTED} {what}." if what else f"{NOT_DOCUMENTED} this."
     if r.status == "not_met" and ev is not None:
-        against = data["found_against"].get(r.fact)
+        # "the records document that surgery is being considered" only where the fact was found present, not where
+        # a criterion that wants it found it absent ("No surgical referral was pending")
+        found = (facts or {}).get(r.fact)
+        against = data["found_against"].get(r.fact) if found is not None and found.status == "present" else None
         if against:
             return f"The records document {against}: {describe_document(ev)} records \"{_quote(ev)}\"."
         return f"This is not documented: {describe_document(ev)} records \"{_quote(ev)}\"."
@@ -335,7 +338,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
         # a limit point is taken up when the prose states the case's quantity (the total or the amount requested)
         numbers = [f"{float(r.value):g}"] if kind == "limit" and isinstance(r.value, (int, float)) else (_numbers(r.note) if kind == "limit" else [])
         points.append(Point(kind=kind, status=r.status, requirement=_requirement(r), source=_source(r, topics), where=_where(r, data["cite_page_runs_up_to"], topics[r.topic_id].pages if r.topic_id in topics else None),
-                            chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data), evidence=r.evidence,
+                            chunk_id=r.citation.chunk_id if r.citation else None, case=_case_side(r, data, a.facts), evidence=r.evidence,
                             fact=r.fact, numbers=numbers, keys=[str(r.value)] if r.criterion_id.startswith("excluded-") and r.value else []))
     meta = topics.get(a.governing_topic or "")
     if not points and a.decision == "overturned" and meta is not None and governing is not None:

@@ -179,3 +179,20 @@ def test_the_case_is_read_against_9792_20_f_as_letters_read_it_not_recited():
                                                    "MTUS 9792.20(f) from the treatment already given.")
     assert _functional_reading({}, off.get).endswith("This implies a lack of functional improvement as defined in MTUS "
                                                      "9792.20(f) despite the treatment already given.")
+
+
+def test_a_finding_denied_in_the_records_is_not_argued_as_found():
+    """Seen in 6 dev letter drafts: 'The records document a red flag condition: the therapy note dated 06/20/2013
+    records "No red flags were noted".' A criterion that wants a fact found it absent; 'the records document X' is
+    for a fact the guideline wants absent that was found present."""
+    from drafter.argument import _case_side, argument_data
+    from drafter.criteria import CriterionResult
+    from drafter.facts.schema import Evidence, Fact
+
+    ev = Evidence(document="pt-note.txt", start=0, end=26, quote="No red flags were noted.", date="2013-06-20")
+    r = CriterionResult(criterion="Red flags of serious pathology", criterion_id="red-flags", topic_id="t", fact="red_flags",
+                        status="not_met", evidence=ev)
+    denied = _case_side(r, argument_data(), {"red_flags": Fact(name="red_flags", status="absent", negated=True, evidence=[ev])})
+    assert denied.startswith("This is not documented:") and "No red flags were noted" in denied
+    found = _case_side(r, argument_data(), {"red_flags": Fact(name="red_flags", status="present", evidence=[ev])})
+    assert found.startswith("The records document a red flag condition:")
