@@ -33,7 +33,8 @@ echo "== Decisions on the project's letters (rules tuned on these) and on the he
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters --out "$gates_home/letters" --quiet \
   --systems retrieval_only,always_uphold \
   --fail-under retrieval_only.decision_accuracy=0.86 --fail-under retrieval_only.decision_kappa=0.62 \
-  --fail-under retrieval_only.citation_page_recall_micro=0.77 --fail-under retrieval_only.key_fact_recall=0.73 \
+  --fail-under retrieval_only.citation_page_recall_micro=0.82 --fail-under retrieval_only.key_fact_recall=0.74 \
+  --fail-under retrieval_only.rouge_l=0.30 \
   --fail-under 'retrieval_only.edition_errors<=0'
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-heldout --out "$gates_home/letters-heldout" --quiet \
   --systems retrieval_only,always_uphold \
