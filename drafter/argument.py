@@ -85,7 +85,8 @@ class Point(BaseModel):
             verb = "state" if self.where.startswith("pages") else "states"
             plural = agreeing_verb(self.source, "states") == "state"
             name = f"the same {'guidelines' if plural else 'guideline'}" if short else f"the {self.source}"
-            return f"{self.where[0].upper()}{self.where[1:]} of {name} {verb} that {self.requirement}."
+            where = re.sub(r", (\d+(?:-\d+)?)$", r" and \1", self.where)  # "Pages 29 and 65", as a letter lists two
+            return f"{where[0].upper()}{where[1:]} of {name} {verb} that {self.requirement}."
         if short or not self.where:
             return f"The {'same guidelines also state' if agreeing_verb(self.source, 'states') == 'state' else 'guideline also states'} that {self.requirement}." if short else \
                 f"The {self.source} {agreeing_verb(self.source, 'states')} that {self.requirement}."
@@ -285,7 +286,7 @@ def _deciding(a: Assessment) -> list[CriterionResult]:
     return picked
 
 
-def _page_numbers(where: str) -> set[int]:
+def page_numbers(where: str) -> set[int]:
     """The pages a 'page 99' / 'pages 98-99' / 'pages 29, 65' label names."""
     out: set[int] = set()
     for a, b in re.findall(r"(\d+)(?:-(\d+))?", where if where.startswith("page") else ""):
@@ -350,7 +351,7 @@ def build_argument(a: Assessment, topics: dict[str, TopicMeta], definition_hits:
     if points and meta is not None and governing is not None and governing.topic_id == meta.id:
         # a letter opens with what the governing entry says of the treatment, on its own pages, before the
         # requirement that decides; the deciding criterion often sits on another page of the same topic
-        cited = {n for p in points for n in _page_numbers(p.where)}
+        cited = {n for p in points for n in page_numbers(p.where)}
         opener = next((c for c in meta.criteria if c.page in governing.pages and c.expect != "absent" and c.governs(a.item)), None)
         said = {p.requirement[:40].lower() for p in points}
         if opener is not None and not cited & set(governing.pages) and _lower_first(opener.text)[:40].lower() not in said:
@@ -446,7 +447,7 @@ def _as_a_letter_says_it(points: list[Point]) -> list[Point]:
         same_fact = p.kind == "criterion" and any(q.kind == "criterion" and q.fact == p.fact and q.status == p.status for q in kept)
         # the hydrocodone topic's "continued prescribing requires return to work or improved function and pain" is
         # the opioid criteria's page-80 rule in other words: said once, with the case side of both
-        twin = next((q for q in kept if p.kind == q.kind == "criterion" and _page_numbers(q.where) & _page_numbers(p.where) and q.status == p.status
+        twin = next((q for q in kept if p.kind == q.kind == "criterion" and page_numbers(q.where) & page_numbers(p.where) and q.status == p.status
                      and _word_overlap(q.requirement, p.requirement) >= overlap), None)
         if twin is not None and not (same_words or same_fact):
             twin.case = _joined_case(twin.case, p.case)

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from langchain_core.language_models.chat_models import BaseChatModel
 from pydantic import BaseModel, Field
 
-from drafter.argument import NECESSITY, Argument, agreeing_verb
+from drafter.argument import NECESSITY, Argument, page_numbers, agreeing_verb
 from drafter.corpus.schema import TopicMeta
-from drafter.grounding import GroundingReport, ground
+from drafter.grounding import GroundingReport, ground, pages_named, split_sentences
 from drafter.llm import Generation, generate_structured, resample
-from drafter.output_checks import CheckResult, engages, failures, run_checks, uncovered
+from drafter.output_checks import CheckResult, covers, engages, failures, run_checks, uncovered
 from drafter.prompts import PromptLibrary, curly_quotes, straight_quotes
 from drafter.retrieval import Hit
-from drafter.settings import Settings
+from drafter.settings import CheckSettings, Settings
 
 DECISION_WORD = {"upheld": "upheld", "overturned": "overturned", "needs_review": "not decided: needs review"}
 
@@ -112,13 +112,47 @@ _GENERIC = re.compile(r"\bThe guideline(?P<where>, (?:pages?|MTUS) [^,]{1,30},)?
 _PAGE_OF_GENERIC = re.compile(r"\b(?P<where>[Pp]ages? \d+(?:\s*(?:-|,|and)\s*\d+)*) of the (?:same )?guidelines?\b")
 
 
+_PAGE_OF_GUIDELINES_STATE = re.compile(r"(\b[Pp]age \d+ of the [^.;]{0,80}?Guidelines(?:, \w+ Edition)?(?: \(\d{4}\))?) "
+                                       r"(state|say|note|recommend|require)(?![a-z])")
+
+
 _GUIDELINES_STATES = re.compile(r"(\bGuidelines(?:, \w+ Edition)?(?: \(\d{4}\))?(?:, pages? [\d, -]+,)?) (state|say|note|recommend|require)s\b")
 
 
 def guidelines_verb(body: str) -> str:
     """"The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, state" (the model writes "states"):
-    `agreeing_verb`'s rule, applied to prose where the name is not known in advance."""
-    return _GUIDELINES_STATES.sub(r"\1 \2", body)
+    `agreeing_verb`'s rule, applied to prose where the name is not known in advance. "Page 8 of the ... Guidelines
+    (2009) states" keeps its verb: the page is the subject."""
+    def fix(m: re.Match) -> str:
+        sentence_so_far = re.split(r"[.!?]\s", body[:m.start()])[-1]
+        if re.search(r"\b[Pp]age \d+ of (?:the )?[^,;]*$", sentence_so_far):
+            return m.group(0)
+        return f"{m.group(1)} {m.group(2)}"
+    return _PAGE_OF_GUIDELINES_STATE.sub(r"\1 \2s", _GUIDELINES_STATES.sub(fix, body))
+
+
+_GUIDELINE_NAMED = re.compile(r"\b(?:Guidelines?(?:, \w+ Edition)?(?: \(\d{4}\))?|[Tt]he (?:same )?guidelines?)(?=[\s,])")
+
+
+def name_the_pages(body: str, argument: Argument, s: CheckSettings) -> str:
+    """A letter names the page of each requirement it states. A point whose page the prose never names gets it in
+    the sentence that takes the point up, after the guideline's name there ("The ... Guidelines (2009), pages 98-99,
+    state"), else at the sentence's end ("... (page 99)."); a sentence that already names a page is left alone."""
+    sentences = split_sentences(body)
+    for p in argument.points:
+        pages = page_numbers(p.where)
+        if not pages or pages & pages_named(" ".join(sentences)):
+            continue
+        for i, sent in enumerate(sentences):
+            if pages_named(sent) or not covers(sent, p, argument.points, s):
+                continue
+            m = _GUIDELINE_NAMED.search(sent)
+            if m is not None:
+                sentences[i] = f"{sent[:m.end()]}, {p.where},{sent[m.end():]}"
+            else:
+                sentences[i] = re.sub(r"([.!?][\"\u201d']?)$", rf" ({p.where})\1", sent, count=1)
+            break
+    return " ".join(sentences)
 
 
 def name_the_guideline_first(body: str, argument: Argument) -> str:
@@ -200,7 +234,7 @@ def draft_rationale(
                 # the draft is never weaker than its argument
                 body = complete(body, missing)
                 added = missing
-            body = guidelines_verb(name_the_guideline_first(body, argument))
+            body = guidelines_verb(name_the_guideline_first(name_the_pages(body, argument, settings.checks), argument))
             checks = run_checks(body, argument, [by_id[c] for c in cited], topics, request_date, settings.checks)
             problems = [f"{c.name}: {c.reason}" for c in failures(checks)] + problems
             attempts.append(Attempt(gen.raw, problems, sampling))

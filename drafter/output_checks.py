@@ -231,7 +231,8 @@ def check_attribution(text: str, argument: Argument, s: CheckSettings | None = N
         low = sent.lower()
 
         def says(p: Point) -> int:
-            return sum(1 for w in own_words(p, points, with_case=False) if w in low)
+            # a point whose case side names its location ("... as defined in MTUS 9792.20(f)") owns those words too
+            return sum(1 for w in own_words(p, points, with_case=p.named_in_case) if w in low)
 
         if any(says(p) for p in owners):
             continue

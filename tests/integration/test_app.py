@@ -254,7 +254,7 @@ def test_prompts_page_shows_what_the_model_saw_for_the_open_case(app_env):
     log = next(e for e in page.expander if e.label.startswith("Additional physical therapy"))
     assert "model attempt" in log.label
     shown = " ".join(c.value for c in log.code)
-    assert "The argument, already decided, in order:" in shown, "the rendered prompt is shown"
+    assert "The paragraph's points, already decided, in order:" in shown, "the rendered prompt is shown"
     assert '"rationale"' in shown, "the model's raw reply is shown"
     assert any("Output checks on the final text" in c.value for c in log.caption)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -73,8 +74,11 @@ def test_compare_shows_what_a_template_change_did(built_home, few_letters, tmp_p
     run_eval(few_letters, tmp_path / "a", settings, systems=("full",), progress=False)
     prompts = tmp_path / "prompts"
     shutil.copytree(REPO / "prompts", prompts)
-    (prompts / "rationale.j2").write_text((prompts / "rationale.j2").read_text().replace("{# version: 4 #}", "{# version: 5 #}")
-                                          .replace("The argument, already decided, in order:", "The argument:"))
+    text = (prompts / "rationale.j2").read_text()
+    changed = re.sub(r"\{# version: (\d+) #\}", lambda m: f"{{# version: {int(m.group(1)) + 1} #}}", text)
+    changed = changed.replace("The paragraph's points, already decided, in order:", "The points:")
+    assert changed.count("The points:") == 1 and changed != text, "the template this test edits has changed: edit the test"
+    (prompts / "rationale.j2").write_text(changed)
     settings.prompts_dir = prompts
     run_eval(few_letters, tmp_path / "b", settings, systems=("full",), progress=False)
     c = compare_runs(tmp_path / "a", tmp_path / "b")

@@ -168,6 +168,65 @@ def test_a_point_is_taken_up_by_its_own_words_not_by_one_shared_word():
     assert [p.keys for p in uncovered(said, compound)] == [["cyclobenzaprine"]]
 
 
+def test_the_reading_that_names_9792_20_f_is_not_attributed_to_another_page():
+    """Seen on the embedded model (dev letter-01): the model kept the template's "Together these imply a lack of
+    functional improvement as defined in MTUS 9792.20(f) despite the treatment already given", and attribution read it
+    as giving 9792.20(f) what pages 98-99 state ("functional", "already given")."""
+    from drafter.output_checks import check_attribution
+
+    visits = Point(kind="criterion", status="not_met", source=SOURCE, where="pages 98-99", fact="functional_improvement",
+                   requirement="visits beyond the course for the condition need documented objective functional improvement "
+                               "from the visits already given", case="The records provided for review do not document it.")
+    reading = Point(kind="definition", status="not_met", source="MTUS", where="MTUS 9792.20(f)", fact="functional_improvement",
+                    named_in_case=True,
+                    requirement="a clinically significant improvement in activities of daily living or a reduction in work "
+                                "restrictions; a reduction in dependency on continued medical treatment",
+                    case="The applicant is not working. This implies a lack of functional improvement as defined in MTUS "
+                         "9792.20(f) despite the treatment already given.")
+    arg = OPIOID.model_copy(update={"points": [visits, reading]})
+    assert check_attribution(reading.case, arg).passed
+    assert not check_attribution("MTUS 9792.20(f) states that visits beyond the course need documented objective "
+                                 "functional improvement from the visits already given.", arg).passed
+
+
+def test_a_requirement_the_model_states_without_its_page_gets_the_page():
+    """Seen on the embedded model (dev letter-01): "The Chronic Pain Medical Treatment Guidelines (2009) state that
+    visits beyond the course ... need documented objective functional improvement" named no page; the letter's
+    "pages 98-99" was lost though the argument carried it."""
+    from drafter.drafting import name_the_pages
+    from drafter.settings import CheckSettings
+
+    visits = Point(kind="criterion", status="not_met", source=SOURCE, where="pages 98-99", fact="functional_improvement",
+                   requirement="visits beyond the course for the condition need documented objective functional improvement "
+                               "from the visits already given", case="The records provided for review do not document it.")
+    hep = Point(kind="criterion", status="not_met", source=SOURCE, where="pages 46-47", fact="home_exercise_program",
+                requirement="therapy fades to an active, self-directed home exercise program",
+                case="The records provided for review do not document a home exercise program.")
+    arg = OPIOID.model_copy(update={"points": [visits, hep]})
+    body = ("The Chronic Pain Medical Treatment Guidelines (2009) state that visits beyond the course for the condition need "
+            "documented objective functional improvement from the visits already given. Therapy should fade to an active, "
+            "self-directed home exercise program, which the records do not document.")
+    named = name_the_pages(body, arg, CheckSettings())
+    assert named.startswith("The Chronic Pain Medical Treatment Guidelines (2009), pages 98-99, state that visits")
+    assert named.endswith("which the records do not document (pages 46-47).")
+    already = "Page 46 of the guidelines says therapy fades to an active, self-directed home exercise program."
+    assert name_the_pages(already, arg.model_copy(update={"points": [hep]}), CheckSettings()) == already
+
+
+def test_a_page_that_opens_the_sentence_keeps_its_verb():
+    """Seen on the embedded model's slice of dev letters: "Page 8 of the MTUS Chronic Pain Medical Treatment
+    Guidelines (2009) state that" (the verb fix read the guidelines as the subject)."""
+    from drafter.drafting import guidelines_verb
+
+    page_first = "Page 8 of the MTUS Chronic Pain Medical Treatment Guidelines (2009) states that the physician reviews."
+    assert guidelines_verb(page_first) == page_first
+    assert guidelines_verb(page_first.replace("states", "state")) == page_first
+    assert guidelines_verb("The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, states that x. "
+                           "The ACOEM Practice Guidelines, 2nd Edition (2004) states y.") == (
+        "The MTUS Chronic Pain Medical Treatment Guidelines (2009), page 8, state that x. "
+        "The ACOEM Practice Guidelines, 2nd Edition (2004) state y.")
+
+
 def test_a_point_is_not_taken_up_by_the_record_it_quotes_alone():
     """Seen in the reviewer app (Terocin patches): the model followed the lidocaine rule with the quote of a declined
     gabapentin trial and never stated the first-line requirement that the quote answers; the quote's words ("progress
