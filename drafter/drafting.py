@@ -100,7 +100,8 @@ def complete(body: str, missing: list) -> str:
         guideline = p.guideline_sentence if not p.repeat_source or named else p.full_guideline_sentence
         case = p.full_case or p.case
         stated = p.kind == "limit" and p.where and p.where.lower() in body.lower() and case
-        for sentence in ((case,) if stated else (guideline, case)):
+        # sentence by sentence: prose that kept the first sentence of a two-sentence case side gets only the second
+        for sentence in [guideline] * (not stated) + split_sentences(case):
             if sentence and sentence.lower() not in " ".join(out).lower():
                 out.append(sentence)
     return " ".join(out)

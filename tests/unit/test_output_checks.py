@@ -227,6 +227,19 @@ def test_a_page_that_opens_the_sentence_keeps_its_verb():
         "The ACOEM Practice Guidelines, 2nd Edition (2004) state y.")
 
 
+def test_completing_a_two_sentence_case_side_adds_only_the_sentence_the_prose_lacks():
+    """Seen with the fake backend on a post-operative item: the prose kept 'The request for X accompanies the request
+    for Y.' and its 'Since that request is not medically necessary ...' was taken as a conclusion and stripped; the
+    completion then added both sentences, and the first was said twice."""
+    from drafter.drafting import complete
+
+    link = Point(kind="associated", status="not_met", requirement="post-operative equipment follows the request it serves", source="",
+                 case="The request for a cold unit accompanies the request for shoulder surgery. Since that request is not "
+                      "medically necessary, the associated post-operative equipment is not medically necessary either.")
+    text = complete("The request for a cold unit accompanies the request for shoulder surgery.", [link])
+    assert text.count("accompanies the request") == 1 and text.endswith("is not medically necessary either.")
+
+
 def test_a_point_is_not_taken_up_by_the_record_it_quotes_alone():
     """Seen in the reviewer app (Terocin patches): the model followed the lidocaine rule with the quote of a declined
     gabapentin trial and never stated the first-line requirement that the quote answers; the quote's words ("progress
