@@ -100,8 +100,16 @@ def complete(body: str, missing: list) -> str:
         guideline = p.guideline_sentence if not p.repeat_source or named else p.full_guideline_sentence
         case = p.full_case or p.case
         stated = p.kind == "limit" and p.where and p.where.lower() in body.lower() and case
+        cases = split_sentences(case)
+        joined = " ".join(out)
+        at = joined.lower().find(cases[0].lower()) if cases else -1
+        if not stated and guideline and at >= 0 and guideline.lower() not in joined.lower():
+            # the prose kept the case side ("The records provided for review do not document this.") without the
+            # requirement it answers: the requirement goes before it, not after
+            out = [joined[:at] + guideline + " " + joined[at:]]
+            continue
         # sentence by sentence: prose that kept the first sentence of a two-sentence case side gets only the second
-        for sentence in [guideline] * (not stated) + split_sentences(case):
+        for sentence in [guideline] * (not stated) + cases:
             if sentence and sentence.lower() not in " ".join(out).lower():
                 out.append(sentence)
     return " ".join(out)

@@ -240,6 +240,21 @@ def test_completing_a_two_sentence_case_side_adds_only_the_sentence_the_prose_la
     assert text.count("accompanies the request") == 1 and text.endswith("is not medically necessary either.")
 
 
+def test_a_kept_silence_sentence_gets_its_requirement_before_it():
+    """Seen in the reviewer app (FRP x 160 hours): the model kept 'The records provided for review do not document
+    this.' from the argument but not the requirement it answers, and the completion put the requirement after it."""
+    from drafter.drafting import complete
+
+    methods = Point(kind="criterion", status="not_met", source=SOURCE, where="pages 30-34", repeat_source=True,
+                    requirement="previous methods of treating chronic pain have been unsuccessful",
+                    case="The records provided for review do not document this.")
+    body = "Page 49 of the guidelines allows 2 weeks. The records provided for review do not document this. More follows."
+    text = complete(body, [methods])
+    assert text == ("Page 49 of the guidelines allows 2 weeks. Pages 30-34 of the MTUS Chronic Pain Medical Treatment Guidelines "
+                    "(2009) state that previous methods of treating chronic pain have been unsuccessful. The records provided for "
+                    "review do not document this. More follows.")
+
+
 def test_a_point_is_not_taken_up_by_the_record_it_quotes_alone():
     """Seen in the reviewer app (Terocin patches): the model followed the lidocaine rule with the quote of a declined
     gabapentin trial and never stated the first-line requirement that the quote answers; the quote's words ("progress
