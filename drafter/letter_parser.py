@@ -217,15 +217,26 @@ def _parse_d(text: str) -> tuple[str, list[LetterItem]]:
     guide = flat(_section(text, H_D_GUIDE, [H_D_RATIONALE, H_D_QUALS, H_D_DOCS]) or "")
     rationale = flat(_section(text, H_D_RATIONALE, [H_D_QUALS, H_D_GUIDE, H_D_DOCS]) or "")
     entries: list[list] = []  # [name, decision or None]
-    for ln in issue.split("\n"):
-        line = ln.strip()
+    lines = [ln.strip() for ln in issue.split("\n")]
+    numbered = sum(bool(re.match(r"\d+[.)]\s", ln)) for ln in lines) >= 1
+    in_field = False  # inside an item's labelled sub-line ("Guideline(s) relied upon by ...: ODG Low Back chapter, Bone growth
+    for line in lines:  # / stimulators."), whose wrapped continuation is not another item
         if len(line) <= 2:
             continue
         verdict = re.search(r"(?i)\b(upheld|overturned|not medically necessary|medically necessary)\b", line)
         if re.match(r"(?i)determination\s*:", line) and entries:
             if verdict and entries[-1][1] is None:
                 entries[-1][1] = _decision_from(line)
+            in_field = True
             continue
+        if numbered and entries and not re.match(r"\d+[.)]\s", line):
+            # a numbered list's unnumbered line: a labelled sub-line, its continuation, or the item's wrapped name
+            if re.match(r"[A-Z][\w()/' -]{2,60}:", line):
+                in_field = True
+            elif not in_field:
+                entries[-1][0] = flat(entries[-1][0] + " " + line)
+            continue
+        in_field = False
         name = re.sub(r"^\s*(?:\d+[.)]|[-*•])\s*", "", line)
         decision = None
         m = re.search(r"\s+[-–—]+\s+(upheld|overturned)\b.*$", name, re.I)

@@ -92,3 +92,35 @@ def test_generated_layout_a_letters_split_into_their_items(items, width, footers
     assert [(i.item, i.decision) for i in letter.items] == [(n, d.lower()) for n, d, _ in items]
     assert [i.citations[0].pages for i in letter.items] == [[p] for _, _, p in items]
     assert letter.case_summary.startswith("The applicant is a represented employee")
+
+
+def test_layout_d_issue_list_with_labelled_sub_lines_that_wrap():
+    """A numbered issue list whose items carry a wrapped 'Guideline(s) relied upon ...:' line (fresh9 dev letter
+    i24): the continuation is not another item, and an item name that wraps stays one item."""
+    text = textwrap.dedent("""\
+        ISSUE AT DISPUTE:
+
+        1. Inpatient hospital stay x 5 days
+           DETERMINATION: UPHELD - the requested service is not medically necessary.
+           Guideline(s) relied upon by the claims administrator: ODG Low Back chapter, Hospital length of stay.
+
+        2. Bone growth stimulator, lumbar, purchase for use after the
+           fusion
+           DETERMINATION: OVERTURNED - the requested service is medically necessary.
+           Guideline(s) relied upon by the claims administrator: ODG Low Back chapter, Bone growth
+           stimulators.
+
+        CASE SUMMARY:
+        The injured worker is a 58-year-old man who had an L4-5 fusion in 2020.
+
+        MEDICAL TREATMENT GUIDELINE(S) RELIED UPON BY PROFESSIONAL REVIEWER AND WHY:
+        ODG Low Back chapter.
+
+        RATIONALE FOR WHY THE REQUESTED TREATMENT/SERVICE IS/WAS NOT MEDICALLY NECESSARY:
+        The stay exceeds the guideline's target. The stimulator is medically necessary.
+        """)
+    letter = parse_letter_text(text)
+    assert letter.layout == "D"
+    assert [(i.item, i.decision) for i in letter.items] == [
+        ("Inpatient hospital stay x 5 days", "upheld"),
+        ("Bone growth stimulator, lumbar, purchase for use after the fusion", "overturned")]
