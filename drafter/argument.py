@@ -21,7 +21,7 @@ from drafter.corpus.schema import TopicMeta
 from drafter.criteria import Assessment, CriterionResult, Decision, Status, and_list
 from drafter.dates import us_date
 from drafter.facts import Evidence, Fact
-from drafter.grounding import pages_named
+from drafter.grounding import pages_named, word_stems
 from drafter.retrieval import Hit
 
 PointKind = Literal["context", "limit", "criterion", "recommendation", "definition", "associated"]
@@ -38,11 +38,16 @@ def argument_data() -> dict:
     return yaml.safe_load(resources.files("drafter.data").joinpath("argument.yaml").read_text(encoding="utf-8"))
 
 
+def plural_name(source: str) -> bool:
+    """A guideline's name is plural when it ends in "Guidelines" before its edition and year ("ACOEM Practice
+    Guidelines, 2nd Edition (2004)"); "The MTUS ... Guideline (2017)" is singular."""
+    return re.sub(r"(?:,\s*\w+ Edition)?\s*(?:\([^)]*\))?\s*$", "", source).endswith("Guidelines")
+
+
 def agreeing_verb(source: str, verb: str) -> str:
     """The verb as a guideline's name takes it: "The MTUS Chronic Pain Medical Treatment Guidelines (2009) state",
     "The MTUS ... Guideline (2017) states"."""
-    plural = re.sub(r"(?:,\s*\w+ Edition)?\s*(?:\([^)]*\))?\s*$", "", source).endswith("Guidelines")  # "ACOEM Practice Guidelines, 2nd Edition (2004)"
-    return verb[:-1] if plural and verb.endswith("s") else verb
+    return verb[:-1] if plural_name(source) and verb.endswith("s") else verb
 
 
 class Point(BaseModel):
@@ -83,14 +88,14 @@ class Point(BaseModel):
             # letters name the page first: "Page 99 of the MTUS Chronic Pain Medical Treatment Guidelines states",
             # "Pages 98-99 of the same guidelines state"
             verb = "state" if self.where.startswith("pages") else "states"
-            plural = agreeing_verb(self.source, "states") == "state"
-            name = f"the same {'guidelines' if plural else 'guideline'}" if short else f"the {self.source}"
+            name = f"the same {'guidelines' if plural_name(self.source) else 'guideline'}" if short else f"the {self.source}"
             where = re.sub(r", (\d+(?:-\d+)?)$", r" and \1", self.where)  # "Pages 29 and 65", as a letter lists two
             return f"{where[0].upper()}{where[1:]} of {name} {verb} that {self.requirement}."
-        if short or not self.where:
-            return f"The {'same guidelines also state' if agreeing_verb(self.source, 'states') == 'state' else 'guideline also states'} that {self.requirement}." if short else \
-                f"The {self.source} {agreeing_verb(self.source, 'states')} that {self.requirement}."
-        return f"The {self.source}, {self.where}, {agreeing_verb(self.source, 'states')} that {self.requirement}."
+        if short:
+            also = "same guidelines also state" if plural_name(self.source) else "guideline also states"
+            return f"The {also} that {self.requirement}."
+        where = f", {self.where}," if self.where else ""
+        return f"The {self.source}{where} {agreeing_verb(self.source, 'states')} that {self.requirement}."
 
 
 class Argument(BaseModel):
@@ -414,10 +419,8 @@ def associated_argument(item: str, what: str, served: list[tuple[str, Argument]]
 
 
 def _word_overlap(a: str, b: str) -> float:
-    """Shared words of two requirements over all their words (6-letter stems of words of 5 letters or more)."""
-    def stems(t: str) -> set[str]:
-        return {w[:6] for w in re.findall(r"[a-z]{5,}", t.lower())}
-    x, y = stems(a), stems(b)
+    """Shared words of two requirements over all their words (6-letter stems, so "returned" meets "return")."""
+    x, y = set(word_stems(a, 6)), set(word_stems(b, 6))
     return len(x & y) / len(x | y) if x | y else 0.0
 
 

@@ -121,11 +121,12 @@ _GENERIC = re.compile(r"\bThe guideline(?P<where>, (?:pages?|MTUS) [^,]{1,30},)?
 _PAGE_OF_GENERIC = re.compile(r"\b(?P<where>[Pp]ages? \d+(?:\s*(?:-|,|and)\s*\d+)*) of the (?:same )?guidelines?\b")
 
 
-_PAGE_OF_GUIDELINES_STATE = re.compile(r"(\b[Pp]age \d+ of the [^.;]{0,80}?Guidelines(?:, \w+ Edition)?(?: \(\d{4}\))?) "
-                                       r"(state|say|note|recommend|require)(?![a-z])")
-
-
-_GUIDELINES_STATES = re.compile(r"(\bGuidelines(?:, \w+ Edition)?(?: \(\d{4}\))?(?:, pages? [\d, -]+,)?) (state|say|note|recommend|require)s\b")
+# a single page before a guideline's name is the sentence's subject: "Page 8 of the ... Guidelines (2009) states"
+_ONE_PAGE_OF = r"\b[Pp]age \d+ of (?:the )?"
+_EDITION = r"(?:, \w+ Edition)?(?: \(\d{4}\))?"  # "Guidelines, 2nd Edition (2004)", "Guidelines (2009)"
+_VERBS = r"(state|say|note|recommend|require)"
+_PAGE_OF_GUIDELINES_STATE = re.compile(rf"({_ONE_PAGE_OF}[^.;]{{0,80}}?Guidelines{_EDITION}) {_VERBS}(?![a-z])")
+_GUIDELINES_STATES = re.compile(rf"(\bGuidelines{_EDITION}(?:, pages? [\d, -]+,)?) {_VERBS}s\b")
 
 
 def guidelines_verb(body: str) -> str:
@@ -134,13 +135,13 @@ def guidelines_verb(body: str) -> str:
     (2009) states" keeps its verb: the page is the subject."""
     def fix(m: re.Match) -> str:
         sentence_so_far = re.split(r"[.!?]\s", body[:m.start()])[-1]
-        if re.search(r"\b[Pp]age \d+ of (?:the )?[^,;]*$", sentence_so_far):
+        if re.search(rf"{_ONE_PAGE_OF}[^,;]*$", sentence_so_far):
             return m.group(0)
         return f"{m.group(1)} {m.group(2)}"
     return _PAGE_OF_GUIDELINES_STATE.sub(r"\1 \2s", _GUIDELINES_STATES.sub(fix, body))
 
 
-_GUIDELINE_NAMED = re.compile(r"\b(?:Guidelines?(?:, \w+ Edition)?(?: \(\d{4}\))?|[Tt]he (?:same )?guidelines?)(?=[\s,])")
+_GUIDELINE_NAMED = re.compile(rf"\b(?:Guidelines?{_EDITION}|[Tt]he (?:same )?guidelines?)(?=[\s,])")
 
 
 def name_the_pages(body: str, argument: Argument, s: CheckSettings) -> str:

@@ -38,6 +38,12 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENT.split(" ".join(text.split())) if s.strip()]
 
 
+def word_stems(text: str, length: int, stop: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The first `length` letters of each word of 5 letters or more that is not in `stop`, in order, once each:
+    the near-enough word match the argument and the output checks compare wording by."""
+    return list(dict.fromkeys(w[:length] for w in re.findall(r"[a-z]{5,}", text.lower()) if w not in stop))
+
+
 def _numbers(text: str) -> set[str]:
     return {n.rstrip("%") for n in _NUMBER.findall(text)}
 

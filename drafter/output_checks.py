@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from drafter.argument import Argument, Point
 from drafter.corpus.schema import TopicMeta
-from drafter.grounding import pages_named
+from drafter.grounding import pages_named, word_stems
 from drafter.retrieval import Hit
 from drafter.settings import CheckSettings
 
@@ -111,15 +111,11 @@ def check_length(text: str, s: CheckSettings) -> CheckResult:
     return CheckResult(name="too_short", passed=True)
 
 
-def _stems(text: str) -> list[str]:
-    return list(dict.fromkeys(w[:7] for w in re.findall(r"[a-z]{5,}", text.lower()) if w not in _CONTENT_STOP))
-
-
 def own_words(p: Point, others: list[Point] | tuple = (), with_case: bool = True) -> list[str]:
     """A point's word stems (its requirement's, and its case side's when `with_case`) that no other point of the
     argument uses in the same parts; all its stems when every one is shared."""
     def stems(q: Point) -> list[str]:
-        return _stems(q.requirement + (" " + q.case if with_case else ""))
+        return word_stems(q.requirement + (" " + q.case if with_case else ""), 7, _CONTENT_STOP)
     words = stems(p)
     shared = {w for q in others if q is not p for w in stems(q)}
     return [w for w in words if w not in shared] or words
