@@ -359,8 +359,13 @@ def assess(item_text: str, item: ParsedItem, hits: list[Hit], topics: dict[str, 
         results.extend(_check_limits(meta, item, ff, phase, prior, cite_from))
     # one visit course per item: when two governing topics each give one (knee arthroplasty and meniscectomy for a
     # post-operative knee request), the better-ranked topic's course is the one the request is measured against
+    # (a topic about another surgery takes its criteria with its course: they are about that surgery; two topics
+    # stating one course, as CBT's pages 23 and 101-102 do, keep both)
     first_course = next((n for n, r in enumerate(results) if r.criterion_id == "limit-visits"), None)
-    results = [r for n, r in enumerate(results) if r.criterion_id != "limit-visits" or n == first_course]
+    about_a_surgery = {r.topic_id for r in results if r.fact == "surgery_type"}
+    rivals = {r.topic_id for n, r in enumerate(results) if r.criterion_id == "limit-visits" and n != first_course
+              and r.topic_id != results[first_course].topic_id and r.topic_id in about_a_surgery}
+    results = [r for n, r in enumerate(results) if (r.criterion_id != "limit-visits" or n == first_course) and r.topic_id not in rivals]
     folded = decisive_statuses(results)
     not_met = [ms for st, ms in folded if st == "not_met"]
     unknown = [ms for st, ms in folded if st == "unknown"]

@@ -273,3 +273,44 @@ def test_hand_chapter_holds_each_request_to_its_own_indications(tmp_path, item, 
     trigger finger release a prior injection, wrist MRI red flags or a result that would change treatment."""
     _, a = decide(tmp_path, WRIST.format(history=history, plan=plan), item, ["acoem-mtus-hand-wrist-forearm"])
     assert a.decision == decision, (a.reasons, [(c.criterion_id, c.status) for c in a.criteria])
+
+
+def test_a_ketoprofen_cream_is_excluded_under_the_topical_nsaid_topic(tmp_path):
+    """fresh9 dev letter i02: 'ketoprofen 20% cream' is governed by the topical NSAID topic, which held the page-112
+    rule as a criterion but not as an exclusion, so the cream was proposed Overturned."""
+    _, a = decide(tmp_path, PT_CONTINUE, "Ketoprofen 20% cream 120 grams", ["cpmtg-topical-nsaids"])
+    assert a.decision == "upheld", a.reasons
+    keto = [c for c in a.criteria if c.criterion_id == "excluded-ketoprofen"]
+    assert keto and keto[0].page == 112
+    assert next(c for c in a.criteria if c.criterion_id == "fda-approved-only").status == "not_met"
+
+
+HOME_HEALTH = """PR-2 03/01/2015. The claimant, 66, had a right total knee arthroplasty in 2014 and has ongoing knee pain.
+A home health aide has been coming 4 hours a day since 09/2014. He ambulates with a cane and drives himself to appointments.
+The physician requests that the home health aide continue, for housekeeping, meal preparation and help with bathing.
+"""
+
+
+def test_home_health_conditions_hold_for_a_continued_request_too(tmp_path):
+    """Page 51's conditions (homebound; medical treatment, not homemaker services) are not a trial's: they held only
+    for a first request, so a request read as a continuation was measured on its hours alone and proposed Overturned
+    (fresh9 dev letter i16)."""
+    _, a = decide(tmp_path, HOME_HEALTH, "Home health aide 4 hours/day, 5 days/week x 6 weeks", ["cpmtg-home-health-services"])
+    facts = {c.fact for c in a.criteria}
+    assert a.phase == "continuation"
+    assert {"homebound", "medical_treatment_needed_at_home"} <= facts
+    assert a.decision == "upheld", a.reasons
+
+
+KNEE_POST_OP = """PR-2 03/28/2014. Right knee arthroscopy with partial medial meniscectomy on 03/21/2014.
+Portals healing, ROM 10-95 degrees, antalgic gait. No post-operative therapy has yet been provided.
+"""
+
+
+def test_a_topic_about_another_surgery_takes_its_criteria_with_its_course(tmp_path):
+    """A meniscectomy's post-op request retrieved the arthroplasty topic second: its course was dropped, but its
+    criteria stayed, so the checklist listed each requirement twice and 'the procedure matches' met for an
+    arthroplasty (fresh9 dev letter i06)."""
+    _, a = decide(tmp_path, KNEE_POST_OP, "Post-operative physical therapy 2 x 3 right knee",
+                  ["postsurg-knee-arthroscopy", "postsurg-knee-arthroplasty"])
+    assert {c.topic_id for c in a.criteria} == {"postsurg-knee-arthroscopy"}, [(c.topic_id, c.criterion_id) for c in a.criteria]
