@@ -42,8 +42,16 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def _singular(token: str) -> str:
+    """"patches" -> "patch", "visits" -> "visit": a request's plural names the topic's singular term. Short words
+    keep their s ("TENS" is not "ten")."""
+    if len(token) < 5 or token.endswith(("ss", "us", "is")) or not token.endswith("s"):
+        return token
+    return token[:-2] if token.endswith(("ches", "shes", "xes", "sses")) else token[:-1]
+
+
 def normalize(text: str) -> str:
-    return " " + " ".join(_TOKEN.findall(text.lower())) + " "
+    return " " + " ".join(_singular(t) for t in _TOKEN.findall(text.lower())) + " "
 
 
 @dataclass

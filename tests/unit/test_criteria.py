@@ -314,3 +314,18 @@ def test_a_topic_about_another_surgery_takes_its_criteria_with_its_course(tmp_pa
     _, a = decide(tmp_path, KNEE_POST_OP, "Post-operative physical therapy 2 x 3 right knee",
                   ["postsurg-knee-arthroscopy", "postsurg-knee-arthroplasty"])
     assert {c.topic_id for c in a.criteria} == {"postsurg-knee-arthroscopy"}, [(c.topic_id, c.criterion_id) for c in a.criteria]
+
+
+LIDO_2018 = """PR-2 03/01/2015. Chronic axial low back pain since a lifting injury; no radicular symptoms, normal neurologic
+examination. He takes ibuprofen. No trial of an antidepressant or anticonvulsant is documented. Request: lidocaine 5% patches.
+"""
+
+
+def test_topical_lidocaine_under_the_acoem_based_chronic_pain_guideline(tmp_path):
+    """From December 2017 topical lidocaine is judged by the ACOEM-based Chronic Pain Guideline (neuropathic pain,
+    after first-line medicines); the program criteria of the same guideline are not a patch's checklist."""
+    _, a = decide(tmp_path, LIDO_2018, "Lidocaine 5% patches #30", ["acoem-mtus-chronic-pain-2017"])
+    ids = {c.criterion_id for c in a.criteria}
+    assert {"lidocaine-neuropathic", "lidocaine-after-first-line"} <= ids
+    assert not any(i.startswith("frp-") for i in ids), ids
+    assert a.decision == "upheld", a.reasons

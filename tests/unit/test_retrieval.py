@@ -105,6 +105,17 @@ def test_lexicon_tolerates_typos_and_respects_short_abbreviation_case():
     assert not any(m.topic_id == "physical-medicine" for m in lex.match("pt reports pain"))
 
 
+def test_a_plural_request_names_the_topics_singular_term_but_tens_is_not_ten():
+    """'Lidocaine 5% patches #30' named no topic (its terms say 'patch'), so a 2018 request went to the reviewer as
+    if no MTUS topic governed it (fresh9 dev letter i26)."""
+    lex = Lexicon([*CHUNKS, chunk("lido#s0", "lidocaine", "Topical lidocaine for neuropathic pain.", "lidocaine 5% patch; Lidoderm"),
+                   chunk("tens#s0", "tens", "TENS: a one-month trial.", "TENS")])
+    assert lex.match("Lidocaine 5% patches #30")[0].topic_id == "lidocaine"
+    assert lex.match("Chiropractic manipulation x 8 sessions")[0].topic_id == "manipulation"
+    assert lex.match("TENS unit purchase")[0].topic_id == "tens"
+    assert not any(m.topic_id == "tens" for m in lex.match("ten sessions of physical therapy"))
+
+
 def test_expansion_adds_named_topic_titles():
     r = retriever()
     text, matches = r.expand("Flexeril 10 mg")
