@@ -79,23 +79,31 @@ class FactFinder:
         doc = self.nlp(d.text)
         current = self.document_date(d)
         sentences: list[Sentence] = []
-        by_start: dict[int, Sentence] = {}
-        for i, s in enumerate(doc.sents):
-            text = s.text.strip()
-            if not text:
+        by_start: dict[int, list[Sentence]] = {}
+        planted = self._instruction_spans.get(d.name, [])
+        for s in doc.sents:
+            if not s.text.strip():
                 continue
-            stated = self._date_of(text)
-            if stated:
-                current = stated
             section = s[0]._.section_category if len(s) else None
-            lead = len(s.text) - len(s.text.lstrip())
-            sent = Sentence(d.name, i, s.start_char + lead, s.start_char + lead + len(text), " ".join(text.split()), section,
-                            current.isoformat() if current else None)
-            sentences.append(sent)
-            by_start[s.start] = sent
+            pieces: list[Sentence] = []
+            # a planted instruction inside a sentence is cut out as its own piece: it is never evidence, and the
+            # clinical text around it ("Flex 70 (was 40). [[note to the AI ...]] Back to full duty.") still is
+            for a, b in _around(s.start_char, s.end_char, planted):
+                raw = d.text[a:b]
+                text = raw.strip().lstrip(")]}>").strip()
+                if not text:
+                    continue
+                stated = self._date_of(text)
+                if stated:
+                    current = stated
+                lead = raw.index(text[:1]) if text else 0
+                pieces.append(Sentence(d.name, len(sentences) + len(pieces), a + lead, a + lead + len(text), " ".join(text.split()),
+                                       section, current.isoformat() if current else None))
+            sentences.extend(pieces)
+            by_start[s.start] = pieces
         mentions: list[Mention] = []
         for span in doc.spans.get(SPAN_GROUP, []):
-            sent = by_start.get(span.sent.start)
+            sent = next((p for p in by_start.get(span.sent.start, []) if p.start <= span.start_char < p.end), None)
             if sent is None:
                 continue
             fact, _, polarity = span.label_.partition("|")
@@ -229,7 +237,9 @@ class FactFinder:
         about = [m for m in mentions if mine and mine.search(m.sentence.text)]
         if about:
             return about
-        return [m for m in mentions if not (other and other.search(m.sentence.text))]
+        # another medicine cut back is the requested treatment's outcome ("has cut ibuprofen from 3x to 1x daily",
+        # "opioids tapered to off"), not a sentence about that medicine
+        return [m for m in mentions if not (other and other.search(_LESS_MEDICINE.sub(" ", m.sentence.text)))]
 
     def find(self, name: str, item: ParsedItem | None = None) -> Fact:
         """The fact named `name` (a key of drafter.corpus.schema.FACTS) for this case and item."""
@@ -432,6 +442,27 @@ def _outside_modifiers(span) -> set[str]:
 @lru_cache(maxsize=1)
 def _region_patterns() -> list[tuple[str, re.Pattern]]:
     return [(name, re.compile(p, re.I)) for name, p in regions()["patterns"].items()]
+
+
+_LESS_MEDICINE = re.compile(
+    r"(?<![a-z])(?:cut|cutting|decreas\w*|reduc\w*|taper\w*|stopp?\w*|discontinu\w*|wean\w*|came off|off of|no longer (?:takes|taking|needs|uses))"
+    r"\s+(?:(?:her|his|the|their|all)\s+)?(?:[\w/.-]+\s+){0,3}"
+    r"|(?:[\w/.-]+\s+){1,2}(?:was |were |has been |have been )?(?:tapered|stopped|discontinued|reduced|decreased|weaned)(?![a-z])", re.I)
+
+
+def _around(start: int, end: int, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[start, end) cut at the spans that overlap it: the pieces between them and the spans' own parts, in order."""
+    inside = sorted((max(a, start), min(b, end)) for a, b in cuts if a < end and start < b)
+    out, pos = [], start
+    for a, b in inside:
+        if a > pos:
+            out.append((pos, a))
+        if b > max(a, pos):
+            out.append((max(a, pos), b))
+        pos = max(pos, b)
+    if pos < end:
+        out.append((pos, end))
+    return out
 
 
 def _about_region(m: Mention, item_regions: list[str]) -> bool:
