@@ -580,11 +580,12 @@ def _four_as(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> 
             return explicit
     lex = load_lexicon("four_as")
     domains: dict[str, Fact | None] = {
-        "analgesia": _first_present(ff.find("pain_score_change", item)),
+        "analgesia": _first_present(ff.find("pain_score_change", item)) or _sentence_fact(ff, "analgesia", lex["analgesia"]),
         # activities were assessed when function is described at all, improved or not
         "activities of daily living": _first_known(ff.find("functional_improvement", item)) or _sentence_fact(ff, "activities", lex["activities"]),
         "adverse effects": _sentence_fact(ff, "adverse effects", lex["adverse_effects"]),
-        "aberrant behaviour": _first_known(ff.find("urine_drug_screen", item)) or _first_present(ff.find("opioid_agreement", item)),
+        "aberrant behaviour": (_first_known(ff.find("urine_drug_screen", item)) or _first_present(ff.find("opioid_agreement", item))
+                               or _sentence_fact(ff, "aberrant behaviour", lex["aberrant"])),
     }
     missing = [k for k, v in domains.items() if v is None]
     evidence = [e for v in domains.values() if v for e in v.evidence[:1]]

@@ -276,3 +276,10 @@ def test_a_drug_the_case_requests_is_not_read_as_taken(tmp_path):
     assert "Omeprazole 20 mg #30" in case.items
     got = FactFinder(case).medications(parse_item("Additional physical therapy 2 x 6 lumbar spine"), LIMIT)
     assert [n.lower() for n, _ in got] == ["naproxen", "tramadol"]
+
+
+def test_four_as_read_in_the_words_clinic_notes_use():
+    """Writers h and i: relief stated without a second score, 'No SE' and 'No aberrant behavior' are the 4 As too."""
+    f = read("Norco 10/325 1 PO q6h, taking 4/day. W/ Norco pain drops to 4/10, able to walk dog 20 min, do own grocery "
+             "shopping. No SE. No aberrant behavior.", "four_as_documented", "Norco 10/325 #120")
+    assert f.status == "present", f.note
