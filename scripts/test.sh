@@ -39,7 +39,12 @@ DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters --out "$gate
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-heldout --out "$gates_home/letters-heldout" --quiet \
   --systems retrieval_only,always_uphold \
   --fail-under retrieval_only.decision_accuracy=0.74 --fail-under retrieval_only.decision_kappa=0.28
-echo "== Decisions on the fresh blind letters (sessions 6, 7 and 8; measured before any rule saw them, not tuned on)"
+echo "== Decisions on the fresh blind letters (sessions 6, 7, 8 and 9's held-out half; measured before any rule saw them, not tuned on)"
+DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh9-heldout --out "$gates_home/letters-fresh9-heldout" --quiet \
+  --systems retrieval_only,always_uphold \
+  --fail-under retrieval_only.decision_accuracy=0.66 --fail-under retrieval_only.decision_kappa=0.20 \
+  --fail-under 'retrieval_only.edition_errors<=0'
+
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh --out "$gates_home/letters-fresh" --quiet \
   --systems retrieval_only,always_uphold \
   --fail-under retrieval_only.decision_accuracy=0.71 --fail-under retrieval_only.decision_kappa=0.32 \
