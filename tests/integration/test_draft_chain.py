@@ -4,7 +4,6 @@ real embedded LLM in test_embedded_llm.py."""
 from __future__ import annotations
 
 import json
-import re
 import logging
 import os
 import shutil
