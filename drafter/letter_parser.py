@@ -218,7 +218,7 @@ def _parse_d(text: str) -> tuple[str, list[LetterItem]]:
     rationale = flat(_section(text, H_D_RATIONALE, [H_D_QUALS, H_D_GUIDE, H_D_DOCS]) or "")
     entries: list[list] = []  # [name, decision or None]
     lines = [ln.strip() for ln in issue.split("\n")]
-    numbered = sum(bool(re.match(r"\d+[.)]\s", ln)) for ln in lines) >= 1
+    numbered = any(re.match(r"\d+[.)]\s", ln) for ln in lines)
     in_field = False  # inside an item's labelled sub-line ("Guideline(s) relied upon by ...: ODG Low Back chapter, Bone growth
     for line in lines:  # / stimulators."), whose wrapped continuation is not another item
         if len(line) <= 2:

@@ -292,23 +292,24 @@ def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, floa
             strength = re.match(r"[\s()]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|\s|\))*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg)?(?:\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
             fixed = (entry.get("strengths") or {}).get(name)
             if fixed is not None and not re.match(r"[\s()]*\d+(?:\.\d+)?\s*(?:mg|/)", seg):
-                strength = re.match(r"", seg)  # the name states the strength; the schedule follows it
-            if not strength:  # the drug named, its dose later in the clause: "Norco started post-op 3/11, now taking 10/325 1 tab q12h"
-                strength = _LATER_STRENGTH.search(seg)
-            if not strength:
-                continue
-            mg = float(fixed) if strength.group(0) == "" else float(strength.group(1) or strength.group(2))
-            pair = re.search(r"(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", strength.group(0))
-            if pair and float(pair.group(1)) >= 200 > float(pair.group(2)):  # "APAP/codeine 300/30": acetaminophen first
-                mg = float(pair.group(2))
+                mg, dose_end = float(fixed), 0  # the name states the strength ("Tylenol #3"); the schedule follows it
+            else:
+                if not strength:  # the drug named, its dose later in the clause: "Norco started post-op 3/11, now taking 10/325 1 tab q12h"
+                    strength = _LATER_STRENGTH.search(seg)
+                if not strength:
+                    continue
+                mg, dose_end = float(strength.group(1) or strength.group(2)), strength.end()
+                pair = re.search(r"(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", strength.group(0))
+                if pair and float(pair.group(1)) >= 200 > float(pair.group(2)):  # "APAP/codeine 300/30": acetaminophen first
+                    mg = float(pair.group(2))
             taken.append((m.start(), m.end() + len(seg)))
             before, after = _stopped()
-            if before.search(low[max(0, m.start() - 40):m.start()]) or after.search(seg[strength.end():]):
+            if before.search(low[max(0, m.start() - 40):m.start()]) or after.search(seg[dose_end:]):
                 continue
             if entry.get("patch"):  # mcg/hr patches: the factor applies to the hourly rate
                 dest[generic] = max(dest.get(generic, 0.0), round(mg * float(entry["factor"]), 1))
                 continue
-            per_day = _dose_per_day(seg[strength.end():])
+            per_day = _dose_per_day(seg[dose_end:])
             if per_day is None:
                 continue
             daily = mg * per_day
