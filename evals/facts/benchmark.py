@@ -57,6 +57,8 @@ def value_ok(fact: str, gold, pred) -> bool:
         return True
     if pred is None:
         return False
+    if isinstance(gold, list):  # ingredients of a compound: each one named in the value read
+        return all(str(g).strip().lower() in str(pred).lower() for g in gold)
     if isinstance(gold, (int, float)) and not isinstance(gold, bool):
         try:
             p = float(pred)
