@@ -20,6 +20,7 @@ from typing import Any
 
 
 from drafter.facts.pipeline import SPAN_GROUP, Mention, Sentence, build_nlp, load_lexicon, load_rules
+from drafter.facts.numbers import Spelled, spell_numbers
 from drafter.facts.schema import Fact, FactRule
 from drafter.facts.values import DATE, READERS, Context, dates_in, parse_date
 from drafter.intake import Case, Document
@@ -49,10 +50,18 @@ class FactFinder:
     # -- documents -> sentences and mentions ----------------------------------------------------------
     @cached_property
     def _instruction_spans(self) -> dict[str, list[tuple[int, int]]]:
+        """Planted instructions' spans, as offsets of the text the rules read."""
         out: dict[str, list[tuple[int, int]]] = {}
         for i in self.case.instructions:
-            out.setdefault(i.document, []).append((i.start, i.end))
+            spelled = self._spelled.get(i.document)
+            at = spelled.to_spelled if spelled else (lambda x: x)
+            out.setdefault(i.document, []).append((at(i.start), at(i.end)))
         return out
+
+    @cached_property
+    def _spelled(self) -> dict[str, Spelled]:
+        """Each document with its number words as digits: the text the rules read."""
+        return {d.name: spell_numbers(d.text) for d in self.case.evidence}
 
     def document_date(self, d: Document) -> dt.date | None:
         """The date a document speaks for: an ISO date in its file name, else a labelled date in its head."""
@@ -76,7 +85,8 @@ class FactFinder:
         return out
 
     def _parse(self, d: Document) -> tuple[list[Sentence], list[Mention]]:
-        doc = self.nlp(d.text)
+        spelled = self._spelled.get(d.name) or spell_numbers(d.text)
+        doc = self.nlp(spelled.text)
         current = self.document_date(d)
         sentences: list[Sentence] = []
         by_start: dict[int, list[Sentence]] = {}
@@ -89,7 +99,7 @@ class FactFinder:
             # a planted instruction inside a sentence is cut out as its own piece: it is never evidence, and the
             # clinical text around it ("Flex 70 (was 40). [[note to the AI ...]] Back to full duty.") still is
             for a, b in _around(s.start_char, s.end_char, planted):
-                raw = d.text[a:b]
+                raw = spelled.text[a:b]
                 text = raw.strip().lstrip(")]}>").strip()
                 if not text:
                     continue
@@ -97,8 +107,10 @@ class FactFinder:
                 if stated:
                     current = stated
                 lead = raw.index(text[:1]) if text else 0
+                start, end = spelled.to_original(a + lead), spelled.to_original(a + lead + len(text))
                 pieces.append(Sentence(d.name, len(sentences) + len(pieces), a + lead, a + lead + len(text), " ".join(text.split()),
-                                       section, current.isoformat() if current else None))
+                                       section, current.isoformat() if current else None,
+                                       start, end, " ".join(d.text[start:end].split())))
             sentences.extend(pieces)
             by_start[s.start] = pieces
         mentions: list[Mention] = []
@@ -228,6 +240,9 @@ class FactFinder:
             return False
         if m.polarity == "absent" and (m.hypothetical or m.family):
             return False
+        if m.polarity == "present" and rule.not_in_clause:
+            clause = _clause_of(m)
+            return not any(re.search(p.regex, clause, re.I) for p in rule.not_in_clause)
         return True
 
     def _scoped(self, mentions: list[Mention], rule: FactRule, item: ParsedItem | None) -> list[Mention]:

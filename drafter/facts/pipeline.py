@@ -86,8 +86,16 @@ class Sentence:
     text: str
     section: str | None
     date: str | None  # ISO date
+    # the record as written, where the rules read a rewritten text (number words as digits): start and end
+    # in the document as it is, and the quote; by default the same as start, end and text
+    record_start: int = -1
+    record_end: int = -1
+    quote: str = ""
 
     def evidence(self) -> Evidence:
+        if self.record_start >= 0:
+            return Evidence(document=self.document, start=self.record_start, end=self.record_end, quote=self.quote,
+                            section=self.section, date=self.date)
         return Evidence(document=self.document, start=self.start, end=self.end, quote=self.text, section=self.section, date=self.date)
 
 

@@ -81,6 +81,9 @@ class FactRule(BaseModel):
     )
     present: list[Pattern] = Field(default_factory=list)
     absent: list[Pattern] = Field(default_factory=list)
+    not_in_clause: list[Pattern] = Field(
+        default_factory=list, description="a present phrase whose clause also matches one of these does not count "
+        "(\"12 visits of pre-operative therapy\" are not postsurgical visits)")
     value: str | None = Field(default=None, description="name of the value reader in drafter.facts.values")
     value_patterns: list[Pattern] = Field(default_factory=list, description="patterns with named groups the value reader uses")
     meaningful_min: float | None = Field(
@@ -109,6 +112,7 @@ class FactRule(BaseModel):
 
     _pre_present = field_validator("present", mode="before")(classmethod(lambda cls, v: _patterns(v)))
     _pre_absent = field_validator("absent", mode="before")(classmethod(lambda cls, v: _patterns(v)))
+    _pre_not_in_clause = field_validator("not_in_clause", mode="before")(classmethod(lambda cls, v: _patterns(v)))
     _pre_values = field_validator("value_patterns", mode="before")(classmethod(lambda cls, v: _patterns(v)))
 
     @model_validator(mode="after")

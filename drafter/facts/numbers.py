@@ -1,0 +1,112 @@
+"""Numbers that records spell out ("a forty-seven-year-old", "seven out of ten", "a dozen sessions"), written
+as digits for the fact rules, with a map back to the record's own offsets.
+
+The rules and value readers read digits; dictated and narrative notes state the same numbers in words.
+Rather than double every pattern, the text the pipeline reads has its number words written as digits, and
+every offset it reports is mapped back, so evidence quotes the record as written.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+          "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+
+_UNIT = "|".join(_UNITS)
+_WORD = rf"(?:(?:{'|'.join(_TENS)})(?:[- ](?:{_UNIT}))?|{'|'.join(_TEENS)}|{_UNIT})"
+_NUMBER = re.compile(
+    r"(?<![\w-])(?:"
+    # a score out of ten ("seven out of ten", "7 out of 10") is written as the notes write scores: 7/10
+    rf"(?P<score>\d{{1,2}}|{_WORD})\s+out\s+of\s+(?:10|ten)(?![\w/])"
+    rf"|"
+    rf"(?P<half_dozen>half\s+a\s+dozen)"
+    rf"|(?P<dozen>(?:a\s+)?dozen)(?!\s+or\s+so\b)"
+    rf"|(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{_UNIT}))?"
+    rf"|(?P<teen>{'|'.join(_TEENS)})"
+    rf"|(?P<single>{_UNIT})"
+    r")(?![\w])(?!\s*-?\s*(?:half|halves|thirds?|quarters?)\b)",
+    re.I,
+)
+# "one" is a number only where a count or score follows or precedes it; "no one", "the one on the left",
+# "one of the", "one-sided" stay words
+_ONE_AS_WORD = re.compile(r"(?:\b(?:no|any|every|some|each|the|this|that|which|another|other|only|little)\s+$)", re.I)
+_ONE_FOLLOWED_AS_WORD = re.compile(r"^\s*(?:of\b|another\b|day\b|time\b|way\b|side\b|hand\b|another|thing\b|-sided|\')", re.I)
+
+
+@dataclass
+class Spelled:
+    """The text with number words as digits, and the pieces that changed (new start, new end, old start, old end)."""
+
+    text: str
+    changes: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    def to_original(self, offset: int) -> int:
+        """An offset of `text` as an offset of the record (inside a replaced number: its end)."""
+        i = bisect.bisect_right([c[0] for c in self.changes], offset) - 1
+        if i < 0:
+            return offset
+        new_start, new_end, old_start, old_end = self.changes[i]
+        if offset >= new_end:
+            return offset - new_end + old_end
+        return old_start if offset == new_start else old_end
+
+    def to_spelled(self, offset: int) -> int:
+        """An offset of the record as an offset of `text`."""
+        i = bisect.bisect_right([c[2] for c in self.changes], offset) - 1
+        if i < 0:
+            return offset
+        new_start, new_end, old_start, old_end = self.changes[i]
+        if offset >= old_end:
+            return offset - old_end + new_end
+        return new_start if offset == old_start else new_end
+
+
+def _value(m: re.Match) -> int | str | None:
+    g = m.groupdict()
+    if g["score"]:
+        number = g["score"] if g["score"].isdigit() else spell_numbers(g["score"]).text
+        return f"{number}/10" if number.isdigit() else None
+    if g["half_dozen"]:
+        return 6
+    if g["dozen"]:
+        return 12
+    if g["tens"]:
+        return _TENS[g["tens"].lower()] + (_UNITS[g["unit"].lower()] if g["unit"] else 0)
+    if g["teen"]:
+        return _TEENS[g["teen"].lower()]
+    word = g["single"].lower()
+    if word == "one":
+        before, after = m.string[max(0, m.start() - 20):m.start()], m.string[m.end():m.end() + 12]
+        if _ONE_AS_WORD.search(before) or _ONE_FOLLOWED_AS_WORD.match(after):
+            return None
+    return _UNITS[word]
+
+
+def spell_numbers(text: str) -> Spelled:
+    """`text` with its number words as digits ("forty-seven" -> "47", "a dozen" -> "12", "seven out of ten" -> "7/10")."""
+    out: list[str] = []
+    changes: list[tuple[int, int, int, int]] = []
+    last = 0
+    length = 0
+    for m in _NUMBER.finditer(text):
+        v = _value(m)
+        if v is None:
+            continue
+        out.append(text[last:m.start()])
+        length += m.start() - last
+        digits = str(v)
+        if m.start() >= 2 and text[m.start() - 1] == "." and text[m.start() - 2].isalpha() and m.group(0)[0].isupper():
+            digits = " " + digits  # "sessions.Six biofeedback": a sentence boundary the capital marked, kept
+        changes.append((length, length + len(digits), m.start(), m.end()))
+        out.append(digits)
+        length += len(digits)
+        last = m.end()
+    if not changes:
+        return Spelled(text)
+    out.append(text[last:])
+    return Spelled("".join(out), changes)
