@@ -48,7 +48,9 @@ H_D_ISSUE = _h("ISSUE AT DISPUTE:")
 H_D_SUMMARY = r"(?<![A-Z] )" + _h("CASE SUMMARY:")
 H_D_DOCS = _h("DOCUMENTS REVIEWED FOR DETERMINATION:")
 H_D_GUIDE = _h("MEDICAL TREATMENT GUIDELINE(S) RELIED UPON BY PROFESSIONAL REVIEWER AND WHY:")
-H_D_RATIONALE = _h("RATIONALE FOR WHY THE REQUESTED TREATMENT/SERVICE IS/WAS NOT MEDICALLY NECESSARY:")
+# the heading states the decision: "IS/WAS NOT MEDICALLY NECESSARY", or "IS MEDICALLY NECESSARY" when overturned
+H_D_RATIONALE = (_h("RATIONALE FOR WHY THE REQUESTED TREATMENT/SERVICE") + r"\s*(?:IS|WAS)(?:\s*/\s*(?:IS|WAS))?(?:\s*NOT)?\s*"
+                 + _h("MEDICALLY NECESSARY:"))
 H_D_QUALS = _h("MEDICAL REVIEWER QUALIFICATIONS:")
 BOILERPLATE = re.compile(r"^.{0,80}?developed the following (?:clinical )?case summary[^:]{0,140}:\s*", re.I | re.S)
 _FOOTER = re.compile(r"[ \t]*\bPage\s+\d+\s+of\s+\d+\b[ \t]*", re.I)

@@ -124,3 +124,25 @@ def test_layout_d_issue_list_with_labelled_sub_lines_that_wrap():
     assert [(i.item, i.decision) for i in letter.items] == [
         ("Inpatient hospital stay x 5 days", "upheld"),
         ("Bone growth stimulator, lumbar, purchase for use after the fusion", "overturned")]
+
+
+def test_layout_d_rationale_heading_that_states_an_overturn():
+    """An overturned Layout D letter heads its rationale 'IS MEDICALLY NECESSARY' (fresh10 dev letter j19)."""
+    text = textwrap.dedent("""\
+        ISSUE AT DISPUTE:
+
+        1. Post-operative physical therapy, right shoulder, 12 visits
+           DETERMINATION: OVERTURNED - the requested service is medically necessary.
+
+        CASE SUMMARY:
+        The claimant is a 46-year-old grocery stocker who had a shoulder decompression on 05/14/2018.
+
+        MEDICAL TREATMENT GUIDELINE(S) RELIED UPON BY PROFESSIONAL REVIEWER AND WHY:
+        MTUS Postsurgical Treatment Guidelines.
+
+        RATIONALE FOR WHY THE REQUESTED TREATMENT/SERVICE IS MEDICALLY NECESSARY:
+        The 12 visits are the initial course, one-half of the general course.
+        """)
+    letter = parse_letter_text(text)
+    assert [(i.item, i.decision) for i in letter.items] == [("Post-operative physical therapy, right shoulder, 12 visits", "overturned")]
+    assert "initial course" in letter.items[0].rationale
