@@ -39,7 +39,8 @@ def parse_date(text: str) -> dt.date | None:
 
 
 def parse_month_year(text: str) -> dt.date | None:
-    """A full date, else a month and year ("1/2014", "January 2014") as its 15th, else a year as 1 July."""
+    """A full date, else a month and year ("1/2014", "January 2014") as its 15th, else a year ("2017", "early
+    2017", "late 2017") as 1 July, 15 February or 15 November."""
     d = parse_date(text)
     if d:
         return d
@@ -49,8 +50,12 @@ def parse_month_year(text: str) -> dt.date | None:
     m = re.search(rf"\b({MONTH_WORD})\.?,?\s+(\d{{4}})\b", text, re.I)
     if m:
         return dt.date(int(m.group(2)), MONTHS[m.group(1)[:3].lower()], 15)
-    m = re.search(r"\b(19[5-9]\d|20[0-4]\d)\b", text)
-    return dt.date(int(m.group(1)), 7, 1) if m else None
+    m = re.search(r"\b(?:(early|mid|late)[- ]?)?(19[5-9]\d|20[0-4]\d)\b", text, re.I)
+    if not m:
+        return None
+    # "early 2017" as mid-February, "late 2017" as mid-November; a bare year (or "mid") as 1 July
+    month, day = {"early": (2, 15), "late": (11, 15)}.get((m.group(1) or "").lower(), (7, 1))
+    return dt.date(int(m.group(2)), month, day)
 
 
 def dates_in(text: str) -> list[tuple[int, dt.date]]:
