@@ -125,15 +125,28 @@ def _item_from_question(q: str) -> str:
     return (m.group(1) if m else q).strip(" ?.:,")
 
 
+def _wrapped_start(text: str, start: int) -> str:
+    """The first line of an item name that wraps onto the decision's line ("Hydrocodone/APAP 10/325 mg #120 and\n
+    urine drug testing:  Upheld"): the line just before, when it is not blank and does not end a sentence or label."""
+    before = text[:start]
+    if not before.endswith("\n"):
+        return ""
+    prev = before[:-1].rsplit("\n", 1)[-1]
+    if not prev.strip() or len(prev.strip()) > 120 or re.search(r"[.:;]\s*$", prev) or re.search(r"\b(?:upheld|overturned)\b", prev, re.I):
+        return ""
+    return prev.strip() + " "
+
+
 def _parse_a(text: str) -> tuple[str, list[LetterItem]]:
     summary = _summary_text(_section(text, H_SUMMARY, [H_ISSUES]))
     issues = _section(text, H_ISSUES, [r"\n\s*(?:Fees|Effect of the Decision|cc:|\[redacted\] Signature)"]) or ""
-    item_re = re.compile(r"(?:^|(?<=[.\n]))[ \t]*(?P<item>[^\n]{2,250}?):[ \t]*(?P<d>Upheld|Overturned)[ \t]*(?=\n|Claims\s+Administrator|$)", re.I)
+    # the decision may sit on the line after the colon ("Physical therapy, 12 sessions:\nUpheld")
+    item_re = re.compile(r"(?:^|(?<=[.\n]))[ \t]*(?P<item>[^\n]{2,250}?):[ \t]*(?:\n[ \t]*)?(?P<d>Upheld|Overturned)[ \t]*(?=\n|Claims\s+Administrator|$)", re.I)
     matches = list(item_re.finditer(issues))
     items = []
     for i, m in enumerate(matches):
         block = issues[m.end(): matches[i + 1].start() if i + 1 < len(matches) else len(issues)]
-        item = flat(m.group("item"))
+        item = flat(_wrapped_start(issues, m.start("item")) + m.group("item"))
         item = re.split(r"(?<=[.!?])\s+(?=[A-Z])", item)[-1].strip()  # glued to the previous sentence
         item = re.sub(r"^(?:\d+[.)]\s*)", "", item)
         claims = _section(block, _h("Claims Administrator guideline:"), [_h("MAXIMUS guideline:"), _h("Decision rationale:")]) or ""

@@ -146,3 +146,19 @@ def test_layout_d_rationale_heading_that_states_an_overturn():
     letter = parse_letter_text(text)
     assert [(i.item, i.decision) for i in letter.items] == [("Post-operative physical therapy, right shoulder, 12 visits", "overturned")]
     assert "initial course" in letter.items[0].rationale
+
+
+@pytest.mark.parametrize("issue_lines, item", [
+    ("Physical therapy for the lumbar spine, 12 sessions:\nUpheld", "Physical therapy for the lumbar spine, 12 sessions"),
+    ("Hydrocodone/acetaminophen 10/325 mg #120 and\nurine drug testing:  Upheld", "Hydrocodone/acetaminophen 10/325 mg #120 and urine drug testing"),
+])
+def test_layout_a_item_line_broken_before_the_decision(issue_lines, item):
+    """A Layout A item whose decision word, or the end of its name, wraps onto the next line is still one item."""
+    text = ("CLINICAL CASE SUMMARY\n\nThe applicant is a 50-year-old man.\n\nIMR ISSUES, DECISIONS AND RATIONALES\n\n"
+            "The Final Determination was based on decisions for the disputed items/services set forth below:\n\n"
+            f"{issue_lines}\n\nClaims Administrator guideline: Decision based on MTUS.\n\n"
+            "MAXIMUS guideline: Decision based on MTUS Chronic Pain Medical Treatment Guidelines, page 99.\n\n"
+            "Decision rationale: The request exceeds the course. The request is not medically necessary.\n\n"
+            "Omeprazole 20 mg #30:  Overturned\n\nDecision rationale: GI risk is documented.\n")
+    letter = parse_letter_text("HOW THE IMR FINAL DETERMINATION WAS MADE\n\n" + text)
+    assert [(i.item, i.decision) for i in letter.items] == [(item, "upheld"), ("Omeprazole 20 mg #30", "overturned")]
