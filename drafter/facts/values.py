@@ -211,6 +211,11 @@ _FREQ = [
 _COUNT = r"(?:(\d(?:\.\d)?|one|two|three|four|1/2|½|half|a)\s*(?:-|to)\s*)?(\d(?:\.\d)?|one|two|three|four|1/2|½|half(?: a)?|a)\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?|po)\b"
 
 
+# a count (and perhaps the strength) said before the drug's name: "2 tablets of Norco", "2 of the 10-milligram Norco"
+_PRE_NAME = re.compile(r"(?<![\d/.#])(?P<n>\d(?:\.\d)?|1/2|half)\s+(?:(?:tabs?|tablets?|pills?|caps?(?:ules?)?)\s+)?(?:of\s+)?(?:(?:the|her|his)\s+)?"
+                       r"(?:(?P<mg>\d+(?:\.\d+)?)\s*-?\s*(?:mg|milligrams?)\s+)?$")
+
+
 # a tablet count with no unit, right after the strength and before the frequency: "Ultram 50 1-2 q6h prn"
 _COUNT_BARE = r"\s*(?:(\d)\s*(?:-|to)\s*)?(\d)\s+(?=(?:q\.?\s?\d|every\b|bid\b|tid\b|qid\b|qd\b|daily\b|prn\b))"
 _PER_DAY = r"\b(\d{1,2})\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?)\s*(?:/|per|a|each)\s*day\b"
@@ -289,17 +294,22 @@ def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, floa
                 seg = seg[:other.start()]
             clause = re.split(r"[.;]|\bnow\b|\btoday\b|\bcurrently\b", low[:m.start()])[-1]
             dest = old if _past_dose().search(clause) else out
-            strength = re.match(r"[\s()]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|\s|\))*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg)?(?:\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
+            strength = re.match(r"[\s()]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|\s|\))*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg|milligrams?|micrograms?)?(?:\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
+            # the count or strength said before the name: "takes 2 tablets of Norco 5 mg", "2 of the 10-milligram Norco"
+            pre = _PRE_NAME.search(low[max(0, m.start() - 40):m.start()])
             fixed = (entry.get("strengths") or {}).get(name)
             if fixed is not None and not re.match(r"[\s()]*\d+(?:\.\d+)?\s*(?:mg|/)", seg):
                 mg, dose_end = float(fixed), 0  # the name states the strength ("Tylenol #3"); the schedule follows it
             else:
                 if not strength:  # the drug named, its dose later in the clause: "Norco started post-op 3/11, now taking 10/325 1 tab q12h"
                     strength = _LATER_STRENGTH.search(seg)
-                if not strength:
+                if not strength and not (pre and pre.group("mg")):
                     continue
-                mg, dose_end = float(strength.group(1) or strength.group(2)), strength.end()
-                pair = re.search(r"(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", strength.group(0))
+                if strength:
+                    mg, dose_end = float(strength.group(1) or strength.group(2)), strength.end()
+                else:
+                    mg, dose_end = float(pre.group("mg")), 0
+                pair = re.search(r"(\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)", strength.group(0)) if strength else None
                 if pair and float(pair.group(1)) >= 200 > float(pair.group(2)):  # "APAP/codeine 300/30": acetaminophen first
                     mg = float(pair.group(2))
             taken.append((m.start(), m.end() + len(seg)))
@@ -312,6 +322,8 @@ def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, floa
             per_day = _dose_per_day(seg[dose_end:])
             if per_day is None:
                 continue
+            if pre and pre.group("n") and not (re.search(_COUNT, seg[dose_end:], re.I) or re.match(_COUNT_BARE, seg[dose_end:], re.I)):
+                per_day *= to_number(pre.group("n")) or 1.0
             daily = mg * per_day
             if entry.get("tiers"):
                 factor = next(f for cap, f in entry["tiers"] if daily <= cap)
