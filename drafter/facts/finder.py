@@ -320,7 +320,7 @@ class FactFinder:
     def _valued(self, rule: FactRule, ms: list[Mention], item: ParsedItem | None) -> Fact:
         """Number, date and category facts: the value from the latest sentence that states one."""
         if rule.value == "mme":
-            return self._mme(rule, ms)
+            return self._mme(rule, ms, item)
         reader = READERS[rule.value]  # type: ignore[index]
         sentences = _unique_sentences(sorted(ms, key=_when, reverse=True))
         rules = [rule.model_copy(update={"value_patterns": [p]}) for p in rule.value_patterns] if rule.value_order == "pattern" else [rule]
@@ -374,8 +374,33 @@ class FactFinder:
                     return s
         return None
 
-    def _mme(self, rule: FactRule, ms: list[Mention]) -> Fact:
-        """Daily MME: a stated MED in the latest document, else the sum over the opioids it lists (each once)."""
+    def _unnamed_schedule(self, item: ParsedItem | None) -> Fact | None:
+        """The requested opioid's schedule stated with no drug named ("He takes one tablet four times a day",
+        "Sig: 1 tab TID prn"): read with the item's own drug and strength, from the latest such sentence."""
+        from drafter.facts.values import _COUNT, mme_current_and_earlier
+
+        if item is None or not _is_opioid(item) or not item.strength:
+            return None
+        any_drug = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n in drug_table() if len(n) >= 4) + r")(?![a-z])", re.I)
+        table = drug_table()
+        for s in _unnamed_schedule_sentences(self):
+            if any_drug.search(s.text) or not re.search(_COUNT, s.text, re.I) or self.is_request_line(s, item):
+                continue
+            # the schedule belongs to the last drug named before it in its document, if any: it must be this one
+            spelled = self._spelled.get(s.document)
+            named = list(any_drug.finditer(spelled.text[:s.start])) if spelled else []
+            if named and table.get(named[-1].group(0).lower(), ("",))[0] != item.generic:
+                continue
+            now, _ = mme_current_and_earlier(f"{item.generic} {item.strength} " + s.text)
+            if now:
+                total = round(sum(now.values()), 1)
+                return Fact(name="daily_mme", status="present", value=total, evidence=[s.evidence()],
+                            note=f"the schedule is stated without the drug's name; read as the requested {item.generic} {item.strength}: {total:g} mg MME a day")
+        return None
+
+    def _mme(self, rule: FactRule, ms: list[Mention], item: ParsedItem | None = None) -> Fact:
+        """Daily MME: a stated MED in the latest document, else the sum over the opioids it lists (each once), else
+        the requested opioid's own schedule stated without its name."""
         from drafter.facts.values import mme_current_and_earlier, read_stated_mme
 
         by_doc: dict[str, list[Sentence]] = {}
@@ -405,6 +430,9 @@ class FactFinder:
                 ev = [s.evidence() for s in _dedupe([s for _, s in per_drug.values()])]
                 return Fact(name=rule.fact, status="present", value=total, evidence=ev,
                             note=" + ".join(f"{g} {v:g}" for g, (v, _) in per_drug.items()) + " mg MME a day")
+        unnamed = self._unnamed_schedule(item)
+        if unnamed is not None:
+            return unnamed
         polar = self._settle(rule, ms)
         unconvertible = next((s for d in self.case.evidence for s in [self._no_factor_opioid(d.name)] if s), None)
         if unconvertible and polar.status != "unknown":  # "on Suboxone 8/2 bid; no other opioids" is not zero
@@ -415,6 +443,10 @@ class FactFinder:
         elif polar.status == "present":
             polar.status, polar.note = "unknown", "opioids are named but no dose and frequency to compute the MME"
         return polar
+
+
+def _unnamed_schedule_sentences(ff: FactFinder) -> list[Sentence]:
+    return sorted((s for s in ff.sentences if not ff._excluded(s)), key=_sent_when, reverse=True)
 
 
 def _only_context(fact: Fact, skipped: list[Mention], ff: FactFinder) -> Fact:
