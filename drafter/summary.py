@@ -276,8 +276,9 @@ def _pieces(case: Case, ff: FactFinder) -> list[_Piece]:
         for s in by_doc.get(doc.name, []):
             if ff._excluded(s):  # instruction-like text and the UR reviewer's opinion are never summary
                 continue
-            for a0, b0 in _split_raw(doc.text[s.start:s.end], c):
-                a, b = s.start + a0, s.start + b0
+            start, end = s.span
+            for a0, b0 in _split_raw(doc.text[start:end], c):
+                a, b = start + a0, start + b0
                 if re.search(r"\n[ \t]*\n", doc.text[last_end:a]):
                     inline = None
                 last_end = b
@@ -551,7 +552,7 @@ def _request(case: Case, ff: FactFinder, items: list[str], c: _Compiled) -> list
     for s in ff.sentences:
         if (ff._request_line.search(s.text) or asked.search(s.text)) and not ff._given.search(s.text) and not ff._excluded(s):
             d = case.doc(s.document)
-            return [SourcedFact("request", c.rules.frames["request"].format(items=_items_text(items, c)), _ev(d, s.start, s.end))]
+            return [SourcedFact("request", c.rules.frames["request"].format(items=_items_text(items, c)), _ev(d, *s.span))]
     return []
 
 

@@ -92,6 +92,11 @@ class Sentence:
     record_end: int = -1
     quote: str = ""
 
+    @property
+    def span(self) -> tuple[int, int]:
+        """Start and end in the document as written (`start` and `end` are offsets of the text the rules read)."""
+        return (self.record_start, self.record_end) if self.record_start >= 0 else (self.start, self.end)
+
     def evidence(self) -> Evidence:
         if self.record_start >= 0:
             return Evidence(document=self.document, start=self.record_start, end=self.record_end, quote=self.quote,

@@ -314,3 +314,17 @@ def test_the_request_sentence_joins_items_as_a_letter_does():
     assert _items_text(["Terocin patches #30", "Norco 10/325 mg #60"], c) == "Terocin patches #30 and Norco 10/325 mg #60"
     assert _items_text(["PT 2x4", "Norco #60", "omeprazole #30"], c) == "PT 2x4, Norco #60, and omeprazole #30"
     assert _items_text(["Compound cream: flurbiprofen 20%, lidocaine 5%", "Norco #60"], c).endswith("lidocaine 5%; and Norco #60")
+
+
+def test_a_record_that_spells_out_numbers_is_quoted_as_written():
+    """The fact rules read number words as digits; the summary still cuts and quotes the record as written
+    (a session-13 walkthrough found 'omeprazole 20; g daily; e times a day' cut at the rewritten text's offsets)."""
+    pr2 = PR2.replace("The patient is a 52-year-old warehouse worker", "The patient is a fifty-two-year-old warehouse worker") \
+             .replace("Tramadol 50 mg at bedtime as needed.", "Tramadol 50 mg, one tablet three times a day as needed.")
+    case = _case(("pr2_2015-04-02.txt", pr2, "report"), ("ur_2015-04-10.txt", UR, "ur"))
+    text, facts = _summary(case)
+    s = summarize(None, "none", PROMPTS, facts, 0, 0)
+    for src in s.sources:
+        assert case.doc(src["file"]).text[src["start"]:src["end"]] == src["quote"], src
+    assert "one tablet three times a day" in text
+    assert "52-year-old" in text or "fifty-two-year-old" in text
