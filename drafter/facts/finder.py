@@ -376,26 +376,32 @@ class FactFinder:
 
     def _unnamed_schedule(self, item: ParsedItem | None) -> Fact | None:
         """The requested opioid's schedule stated with no drug named ("He takes one tablet four times a day",
-        "Sig: 1 tab TID prn"): read with the item's own drug and strength, from the latest such sentence."""
+        "Sig: 1 tab TID prn") or with its name but no strength ("one tablet of the Norco three times a day"): read
+        with the item's own drug and strength, from the latest such sentence."""
         from drafter.facts.values import _COUNT, mme_current_and_earlier
 
         if item is None or not _is_opioid(item) or not item.strength:
             return None
         any_drug = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n in drug_table() if len(n) >= 4) + r")(?![a-z])", re.I)
         table = drug_table()
+        mine = self.treatment_pattern(item)
         for s in _unnamed_schedule_sentences(self):
-            if any_drug.search(s.text) or not re.search(_COUNT, s.text, re.I) or self.is_request_line(s, item):
+            names = {table.get(m.group(0).lower(), ("",))[0] for m in any_drug.finditer(s.text)}
+            if names - {item.generic} or not re.search(_COUNT, s.text, re.I) or self.is_request_line(s, item):
                 continue
             # the schedule belongs to the last drug named before it in its document, if any: it must be this one
             spelled = self._spelled.get(s.document)
             named = list(any_drug.finditer(spelled.text[:s.start])) if spelled else []
-            if named and table.get(named[-1].group(0).lower(), ("",))[0] != item.generic:
+            if not names and named and table.get(named[-1].group(0).lower(), ("",))[0] != item.generic:
                 continue
-            now, _ = mme_current_and_earlier(f"{item.generic} {item.strength} " + s.text)
+            # the drug named without its strength ("one tablet of the Norco three times a day") takes the item's
+            text = mine.sub(lambda m: f"{m.group(0)} {item.strength}", s.text, count=1) if names and mine else f"{item.generic} {item.strength} " + s.text
+            now, _ = mme_current_and_earlier(text)
             if now:
                 total = round(sum(now.values()), 1)
                 return Fact(name="daily_mme", status="present", value=total, evidence=[s.evidence()],
-                            note=f"the schedule is stated without the drug's name; read as the requested {item.generic} {item.strength}: {total:g} mg MME a day")
+                            note=f"the schedule states no strength{'' if names else ' and names no drug'}; read with the requested "
+                                 f"{item.generic} {item.strength}: {total:g} mg MME a day")
         return None
 
     def _mme(self, rule: FactRule, ms: list[Mention], item: ParsedItem | None = None) -> Fact:

@@ -249,6 +249,15 @@ def _any_opioid() -> re.Pattern:
     return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n, _, _ in opioid_table()) + r")(?![a-z])")
 
 
+@lru_cache(maxsize=64)
+def _other_drug(generic: str) -> re.Pattern:
+    """Any drug the drug table knows whose generic is not this opioid's (names of four letters or more)."""
+    from drafter.items import drug_table
+
+    names = [re.escape(n) for n, (g, _, _) in drug_table().items() if len(n) >= 4 and generic not in g and g not in generic]
+    return re.compile(r"(?<![a-z])(?:" + "|".join(names) + r")(?![a-z])")
+
+
 @lru_cache(maxsize=1)
 def _stopped() -> tuple[re.Pattern, re.Pattern]:
     """Words just before a drug, or just after its dose, that say it is no longer taken."""
@@ -290,6 +299,9 @@ def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, floa
             nxt = re.search(r"[;,]\s*(?=[a-z]+\s+\d)|\.\s|\n", low[m.end():])
             seg = low[m.end(): m.end() + (nxt.start() if nxt else 120)][:140]
             other = _any_opioid().search(seg)  # the next opioid named ends this one's segment
+            if other and other.start() > 0:
+                seg = seg[:other.start()]
+            other = _other_drug(generic).search(seg)  # so does any other drug ("Norco 10/325 and omeprazole 20 mg daily")
             if other and other.start() > 0:
                 seg = seg[:other.start()]
             clause = re.split(r"[.;]|\bnow\b|\btoday\b|\bcurrently\b", low[:m.start()])[-1]
