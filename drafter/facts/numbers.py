@@ -47,23 +47,22 @@ class Spelled:
 
     def to_original(self, offset: int) -> int:
         """An offset of `text` as an offset of the record (inside a replaced number: its end)."""
-        i = bisect.bisect_right([c[0] for c in self.changes], offset) - 1
-        if i < 0:
-            return offset
-        new_start, new_end, old_start, old_end = self.changes[i]
-        if offset >= new_end:
-            return offset - new_end + old_end
-        return old_start if offset == new_start else old_end
+        return self._map(offset, 0, 2)
 
     def to_spelled(self, offset: int) -> int:
         """An offset of the record as an offset of `text`."""
-        i = bisect.bisect_right([c[2] for c in self.changes], offset) - 1
+        return self._map(offset, 2, 0)
+
+    def _map(self, offset: int, src: int, dst: int) -> int:
+        """`offset` from one side of the changes (0: the rewritten text, 2: the record) to the other."""
+        i = bisect.bisect_right([c[src] for c in self.changes], offset) - 1
         if i < 0:
             return offset
-        new_start, new_end, old_start, old_end = self.changes[i]
-        if offset >= old_end:
-            return offset - old_end + new_end
-        return new_start if offset == old_start else new_end
+        change = self.changes[i]
+        src_start, src_end, dst_start, dst_end = change[src], change[src + 1], change[dst], change[dst + 1]
+        if offset >= src_end:
+            return offset - src_end + dst_end
+        return dst_start if offset == src_start else dst_end
 
 
 def _value(m: re.Match) -> int | str | None:
