@@ -382,10 +382,10 @@ class FactFinder:
 
         if item is None or not _is_opioid(item) or not item.strength:
             return None
-        any_drug = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n in drug_table() if len(n) >= 4) + r")(?![a-z])", re.I)
+        any_drug = _any_drug_name()
         table = drug_table()
         mine = self.treatment_pattern(item)
-        for s in _unnamed_schedule_sentences(self):
+        for s in sorted((s for s in self.sentences if not self._excluded(s)), key=_sent_when, reverse=True):
             names = {table.get(m.group(0).lower(), ("",))[0] for m in any_drug.finditer(s.text)}
             if names - {item.generic} or not re.search(_COUNT, s.text, re.I) or self.is_request_line(s, item):
                 continue
@@ -451,8 +451,10 @@ class FactFinder:
         return polar
 
 
-def _unnamed_schedule_sentences(ff: FactFinder) -> list[Sentence]:
-    return sorted((s for s in ff.sentences if not ff._excluded(s)), key=_sent_when, reverse=True)
+@lru_cache(maxsize=1)
+def _any_drug_name() -> re.Pattern:
+    """Any drug the drug table names (four letters or more), compiled once: it is searched on every sentence."""
+    return re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(n) for n in drug_table() if len(n) >= 4) + r")(?![a-z])", re.I)
 
 
 def _only_context(fact: Fact, skipped: list[Mention], ff: FactFinder) -> Fact:
