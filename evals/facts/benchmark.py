@@ -52,6 +52,15 @@ def read_labels(row: dict, find) -> dict[str, tuple[str, object]]:
     return {lab["fact"]: find(lab["fact"]) for lab in row["labels"] if lab["fact"] != "instruction_text"}
 
 
+def zero_as_absent(fact: str, status: str, value) -> str:
+    """A count or amount of zero ("never used", "no prior PT", "no relief") is one reading, whether a writer labels it
+    present with the value 0 (writers j, k) or absent (writers a-i): both are read as absent."""
+    if fact in NUMERIC_TOLERANCE and status == "present" and isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and float(value) == 0:
+        return "absent"
+    return status
+
+
 def value_ok(fact: str, gold, pred) -> bool:
     if gold is None:
         return True
@@ -148,6 +157,8 @@ def score(layer, rows: list[dict], show: str | None = None) -> dict:
             if name == "instruction_text":
                 continue
             status, value = preds.get(name, ("unknown", None))
+            if "absent" in (gold, status):  # a zero labelled present against an absent reading (or the reverse) agrees
+                gold, status = zero_as_absent(name, gold, lab.get("value")), zero_as_absent(name, status, value)
             c = per[name]
             c["n"] += 1
             totals["n"] += 1
