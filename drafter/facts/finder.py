@@ -588,6 +588,23 @@ _CONTINUING = re.compile(r"\b(additional|continued|continue|continuation|more|fu
 _NTH = re.compile(r"(?:#\s*|\bno\.\s*)[2-9](?!\d)|\b(?:second|third|fourth|2nd|3rd|4th)\b", re.I)
 
 
+# words that make a medication-list line a new prescription, not a drug in use
+_NEW_DRUG = re.compile(r"(?<![a-z])(?:new|start\w*|begin|began|initiat\w*|add(?:ed)?|trial|request\w*|plan|proposed|pending)(?![a-z])", re.I)
+
+
+def _on_medication_list(ff: FactFinder, item: ParsedItem) -> Sentence | None:
+    """The latest line of a medication list or table ("ACTIVE MEDICATIONS", "Meds:") that names the requested drug
+    as one the patient takes: a drug on the list is in use, so its request continues it."""
+    if item.treatment != "medication":
+        return None
+    mine = ff.treatment_pattern(item)
+    if mine is None:
+        return None
+    listed = [s for s in ff.sentences if s.section == "medications" and not ff._excluded(s) and mine.search(s.text)
+              and not _NEW_DRUG.search(s.text) and not ff.is_request_line(s, item)]
+    return max(listed, key=_sent_when) if listed else None
+
+
 def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fact:
     """initial (a first course, trial or first prescription) or continuation (more of what was given)."""
     if item is None:
@@ -610,6 +627,10 @@ def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fa
             if f.status == "absent":
                 return Fact(name="treatment_phase", status="present", value="initial", evidence=f.evidence,
                             note="the records describe a first course or trial")
+    listed = _on_medication_list(ff, item)
+    if listed is not None:
+        return Fact(name="treatment_phase", status="present", value="continuation", evidence=[listed.evidence()],
+                    note="the drug is on the records' medication list")
     key = "postsurgical_visits_completed" if item.post_op else "prior_visits_completed"
     if item.treatment != "medication":
         prior = ff.find(key, item)

@@ -7,6 +7,7 @@ Every rule comes from data: the fact rule files (`rules/*.yaml`), the section he
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -200,12 +201,39 @@ def _opinion_turn(doc, tok) -> bool:
     return any(t.text.lower() in _REVIEWER_WORDS for t in ahead)
 
 
+# a line of a form or a table: "Pain (0-10): With meds 5 | Without meds 9", "Rx: Tramadol 50 MG | 1-2 tabs PO q4-6h"
+_LABEL_LINE = re.compile(r"[A-Z][\w /()&+#,.'-]{0,40}?:(?:\s|$)|[^\n]*\s\|\s")
+
+
+def _line_start(doc, tok) -> bool:
+    """The token is the first word of a line (after a newline, with nothing but spaces between)."""
+    if tok.is_space:
+        return False
+    before = doc.text[:tok.idx].rstrip(" \t")
+    return before.endswith("\n")
+
+
+def _form_line(doc, tok) -> bool:
+    """A form's or a table's line is a statement of its own, whether or not the line before ended with a period
+    (EMR exports, medication tables, flowsheets): PyRuSH runs such lines together, which makes one sentence name
+    several drugs. A wrapped line of prose (lower case, no label, no table bar) is left alone."""
+    start = tok.idx
+    end = doc.text.find("\n", start)
+    line = doc.text[start:end if end >= 0 else len(doc.text)]
+    prev_end = doc.text.rfind("\n", 0, start)
+    prev_line = doc.text[doc.text.rfind("\n", 0, max(prev_end, 0)) + 1:max(prev_end, 0)]
+    return bool(_LABEL_LINE.match(line)) or " | " in prev_line
+
+
 def _sentence_fixes(doc):
     """Sentence boundaries PyRuSH misses or invents in record text: a run-together sentence from PDF
     extraction ("employee.In a report", "2014.In a note") starts a sentence, and so does a capital after a
     sentence that ends inside a quote (".' The notes"); "Dr." and "Mr." do not end one."""
     for tok in doc[1:]:
         prev = doc[tok.i - 1]
+        if _line_start(doc, tok) and _form_line(doc, tok):
+            tok.is_sent_start = True
+            continue
         if _opinion_turn(doc, tok):
             tok.is_sent_start = True
             continue
@@ -229,6 +257,13 @@ def _sentence_fixes(doc):
                 and doc[tok.i - 2].text[-1:].isalnum() and not doc[tok.i - 2].whitespace_ and len(doc[tok.i - 2].text) > 1 \
                 and doc[tok.i - 2].text.lower() not in _NOT_SENTENCE_END:
             tok.is_sent_start = True
+            continue
+        # a dash inside a line joins its clause ("MTUS Formulary: naproxen sodium - Preferred", "Tx #9 - Improved"):
+        # PyRuSH starts a sentence at "- Capital", which parts a status from the drug it is about
+        if tok.text in {"-", "\u2013", "\u2014"} and tok.is_sent_start and prev.text[-1:].isalnum() and prev.whitespace_ == " " \
+                and tok.whitespace_ == " " and tok.i + 1 < len(doc):
+            tok.is_sent_start = False
+            doc[tok.i + 1].is_sent_start = False
             continue
         # a title the tokenizer split from its period ("Sr" "." "M."): the name that follows is the same sentence
         if prev.text == "." and tok.i >= 2 and doc[tok.i - 2].text.lower() in {"sr", "sra", "srta", "jr", "dr", "mr", "mrs", "ms"} \
