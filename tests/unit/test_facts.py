@@ -283,3 +283,26 @@ def test_four_as_read_in_the_words_clinic_notes_use():
     f = read("Norco 10/325 1 PO q6h, taking 4/day. W/ Norco pain drops to 4/10, able to walk dog 20 min, do own grocery "
              "shopping. No SE. No aberrant behavior.", "four_as_documented", "Norco 10/325 #120")
     assert f.status == "present", f.note
+
+
+def test_a_form_line_is_its_own_sentence_so_a_score_line_does_not_name_the_drug_above_it():
+    """Writer k's EMR export: PyRuSH ran the medication table's last row into the pain line, so the scores sat in a
+    sentence that named docusate and were skipped as being about another treatment."""
+    text = ("Hydromorphone 2 MG Tablet | 1/2-1 tab PO q8h PRN | #90 | Refills: 0\nDocusate 100 MG | BID\n"
+            "Pain (0-10): With meds 5 | Without meds 9 | Worst 10\nSide effects: (+) constipation (-) sedation")
+    f = read(text, "pain_score_change", "Hydromorphone 2 mg #90")
+    assert f.status == "present" and abs(float(f.value) - 44) <= 1, f
+
+
+def test_a_dash_inside_a_line_keeps_the_status_with_its_drug():
+    f = read("Age: 38\nMTUS Formulary: naproxen sodium - Preferred\nWork status: full duty", "formulary_status",
+             "Naproxen sodium 550 mg #60")
+    assert (f.status, f.value) == ("present", "preferred")
+
+
+def test_a_drug_on_an_emr_medication_list_is_in_use_and_a_new_one_is_not():
+    listed = ("ACTIVE MEDICATIONS (as of 02/11/2020)\nIbuprofen 800 MG Oral Tablet | 1 tab PO TID with food | #90\n"
+              "Omeprazole 20 MG DR Capsule | 1 cap PO BID | #60 | Refills: 2")
+    assert read(listed, "treatment_phase", "Omeprazole 20 mg #60").value == "continuation"
+    new = "ACTIVE MEDICATIONS\nIbuprofen 800 MG | 1 tab PO TID\nPlan: start omeprazole 20 mg daily for dyspepsia"
+    assert read(new, "treatment_phase", "Omeprazole 20 mg #30").value == "initial"
