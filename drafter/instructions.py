@@ -38,16 +38,23 @@ def _rules() -> list[tuple[list[re.Pattern], str]]:
     return [([re.compile(x, re.I) for x in (r["all_of"] if "all_of" in r else [r["regex"]])], r["why"]) for r in data["patterns"]]
 
 
+_BROKEN_WORD = re.compile(r"([a-z])-[ \t]*\n[ \t]*([a-z])")
+
+
 def find_instructions(document: str, text: str) -> list[Instruction]:
     """Every sentence of `text` that addresses an AI or the reviewer or tells the reader what to decide."""
     out: list[Instruction] = []
-    for m in _SENTENCE.finditer(text):
-        sent = m.group(0)
-        text = sent.strip()
-        if len(text) < 8:
+    # a word broken over a line ("any automat-\ned reviewer") keeps its sentence: the line break becomes a space
+    # (offsets unchanged), and the rules read the word whole
+    whole = _BROKEN_WORD.sub(lambda b: b.group(0).replace("\n", " "), text)
+    for m in _SENTENCE.finditer(whole):
+        sent = text[m.start():m.end()]
+        stripped = sent.strip()
+        if len(stripped) < 8:
             continue
+        joined = re.sub(r"([a-z])-[ \t]+([a-z])", r"\1\2", m.group(0).strip())
         for rxs, why in _rules():
-            if all(rx.search(text) for rx in rxs):
+            if all(rx.search(joined) for rx in rxs):
                 lead = len(sent) - len(sent.lstrip())
                 out.append(Instruction(document, m.start() + lead, m.end(), " ".join(sent.split()), why))
                 break
