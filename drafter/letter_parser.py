@@ -44,7 +44,7 @@ H_ISSUES = _h("IMR ISSUES, DECISIONS AND RATIONALES")
 H_B_DECISIONS = _h("IMR DECISION(S) AND RATIONALE(S)")
 H_DOCS = _h("DOCUMENTS REVIEWED")
 H_C_NOTICE = _h("Notice of Independent Medical Review Determination")
-H_D_ISSUE = _h("ISSUE AT DISPUTE:")
+H_D_ISSUE = r"ISSUES?\s*AT\s*DISPUTE\s*:"  # one item, or "ISSUES AT DISPUTE:" with a numbered list
 H_D_SUMMARY = r"(?<![A-Z] )" + _h("CASE SUMMARY:")
 H_D_DOCS = _h("DOCUMENTS REVIEWED FOR DETERMINATION:")
 H_D_GUIDE = _h("MEDICAL TREATMENT GUIDELINE(S) RELIED UPON BY PROFESSIONAL REVIEWER AND WHY:")
@@ -225,12 +225,24 @@ def _reviewer_clauses(guide: str, n_items: int) -> dict[int, str]:
     return {i: " ".join(c) for i, c in per.items()}
 
 
+def _numbered_blocks(section: str, n_items: int) -> dict[int, str] | None:
+    """A several-item section written as numbered blocks ("1. Cognitive behavioral therapy, 6 sessions: ...", "2. ..."),
+    one per item in order; None when the section is not numbered that way."""
+    if n_items < 2:
+        return None
+    starts = list(re.finditer(r"(?m)^[ \t]*(\d{1,2})[.)][ \t]+(?=\S)", section))
+    if [int(m.group(1)) for m in starts] != list(range(1, n_items + 1)):
+        return None
+    return {i: flat(section[m.end(): starts[i + 1].start() if i + 1 < len(starts) else len(section)]) for i, m in enumerate(starts)}
+
+
 def _parse_d(text: str) -> tuple[str, list[LetterItem]]:
     ends = [H_D_SUMMARY, H_D_DOCS, H_D_GUIDE, H_D_RATIONALE, H_D_QUALS]
     issue = _section(text, H_D_ISSUE, ends) or ""
     summary = _summary_text(_section(text, H_D_SUMMARY, [H_D_DOCS, H_D_GUIDE, H_D_RATIONALE, H_D_QUALS]))
-    guide = flat(_section(text, H_D_GUIDE, [H_D_RATIONALE, H_D_QUALS, H_D_DOCS]) or "")
-    rationale = flat(_section(text, H_D_RATIONALE, [H_D_QUALS, H_D_GUIDE, H_D_DOCS]) or "")
+    guide_raw = _section(text, H_D_GUIDE, [H_D_RATIONALE, H_D_QUALS, H_D_DOCS]) or ""
+    rationale_raw = _section(text, H_D_RATIONALE, [H_D_QUALS, H_D_GUIDE, H_D_DOCS]) or ""
+    guide, rationale = flat(guide_raw), flat(rationale_raw)
     entries: list[list] = []  # [name, decision or None]
     lines = [ln.strip() for ln in issue.split("\n")]
     numbered = any(re.match(r"\d+[.)]\s", ln) for ln in lines)
@@ -261,9 +273,12 @@ def _parse_d(text: str) -> tuple[str, list[LetterItem]]:
         entries.append([flat(name), decision])
     if len(entries) == 1 and ";" in entries[0][0]:
         entries = [[n.strip(), None] for n in entries[0][0].split(";") if n.strip()]
-    clauses = _reviewer_clauses(guide, len(entries))
+    clauses = _numbered_blocks(guide_raw, len(entries)) or _reviewer_clauses(guide, len(entries))
+    own_rationale = _numbered_blocks(rationale_raw, len(entries))
     items = []
     for i, (name, decision) in enumerate(entries):
+        if own_rationale:
+            rationale = re.sub(r"^[^.:]{0,200}:\s*", "", own_rationale[i])  # the block's lead names the item
         name = re.sub(r"(?i)^(?:the\s+)?request(?:ed)?\s+(?:for\s+)?", "", name).strip(" .:")
         name = re.sub(r"(?i)\s+(?:is|are)\s+(?:not\s+)?medically\s+necessary.*$", "", name).strip(" .")
         if decision is None:

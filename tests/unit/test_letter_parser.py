@@ -148,6 +148,45 @@ def test_layout_d_rationale_heading_that_states_an_overturn():
     assert "initial course" in letter.items[0].rationale
 
 
+def test_layout_d_with_several_issues_and_numbered_guideline_and_rationale_blocks():
+    """'ISSUES AT DISPUTE:' (plural), and the guideline and rationale sections in numbered blocks, one per item
+    (fresh11 dev letters k12 and k28 did not parse): each item gets its own rationale and citations."""
+    text = textwrap.dedent("""\
+        ISSUES AT DISPUTE:
+
+        1. Cognitive behavioral therapy, 6 sessions
+           DETERMINATION: UPHELD - the requested service is not medically necessary.
+
+        2. Biofeedback, 6 sessions
+           DETERMINATION: UPHELD - the requested service is not medically necessary.
+
+        CASE SUMMARY:
+        The claimant is a 34-year-old roofer who fell from a roof.
+
+        MEDICAL TREATMENT GUIDELINE(S) RELIED UPON BY PROFESSIONAL REVIEWER AND WHY:
+
+        1. Cognitive behavioral therapy, 6 sessions: MTUS Chronic Pain Medical Treatment Guidelines, page 23.
+
+        2. Biofeedback, 6 sessions: MTUS Chronic Pain Medical Treatment Guidelines, pages 24-25.
+
+        RATIONALE FOR WHY THE REQUESTED TREATMENT/SERVICE IS/WAS NOT MEDICALLY NECESSARY:
+
+        1. Cognitive behavioral therapy, 6 sessions:
+
+        Six sessions exceed the initial trial of 3-4 visits.
+
+        2. Biofeedback, 6 sessions:
+
+        Biofeedback is not recommended as a stand-alone treatment.
+        """)
+    letter = parse_letter_text(text)
+    assert [(i.item, i.decision) for i in letter.items] == [("Cognitive behavioral therapy, 6 sessions", "upheld"),
+                                                            ("Biofeedback, 6 sessions", "upheld")]
+    assert [i.rationale for i in letter.items] == ["Six sessions exceed the initial trial of 3-4 visits.",
+                                                   "Biofeedback is not recommended as a stand-alone treatment."]
+    assert [c.pages for c in letter.items[1].citations] == [[24, 25]]
+
+
 @pytest.mark.parametrize("issue_lines, item", [
     ("Physical therapy for the lumbar spine, 12 sessions:\nUpheld", "Physical therapy for the lumbar spine, 12 sessions"),
     ("Hydrocodone/acetaminophen 10/325 mg #120 and\nurine drug testing:  Upheld", "Hydrocodone/acetaminophen 10/325 mg #120 and urine drug testing"),
