@@ -296,17 +296,22 @@ def mme_current_and_earlier(text: str) -> tuple[dict[str, float], dict[str, floa
         for m in re.finditer(rf"(?<![a-z]){re.escape(name)}(?![a-z])", low):
             if any(a <= m.start() < b for a, b in taken):
                 continue
-            nxt = re.search(r"[;,]\s*(?=[a-z]+\s+\d)|\.\s|\n", low[m.end():])
+            # a comma before a daily cap ("1-2 tabs q4-6h prn, max 8 tabs/day") does not end the drug's segment
+            nxt = re.search(r"[;,]\s*(?!max\b|maximum\b|up to\b|not to exceed\b)(?=[a-z]+\s+\d)|\.\s|\n", low[m.end():])
             seg = low[m.end(): m.end() + (nxt.start() if nxt else 120)][:140]
             other = _any_opioid().search(seg)  # the next opioid named ends this one's segment
             if other and other.start() > 0:
                 seg = seg[:other.start()]
-            other = _other_drug(generic).search(seg)  # so does any other drug ("Norco 10/325 and omeprazole 20 mg daily")
-            if other and other.start() > 0:
+            # so does any other drug ("Norco 10/325 and omeprazole 20 mg daily"), but not the combination's own partner
+            # ("Hydrocodone-APAP 10-325 MG")
+            partner = re.match(r"\s*[-/]\s*(?:apap|acetaminophen|ibuprofen|aspirin|asa)(?![a-z])", seg)
+            other = _other_drug(generic).search(seg, partner.end() if partner else 0)
+            if other and other.start() > (partner.end() if partner else 0):
                 seg = seg[:other.start()]
             clause = re.split(r"[.;]|\bnow\b|\btoday\b|\bcurrently\b", low[:m.start()])[-1]
             dest = old if _past_dose().search(clause) else out
-            strength = re.match(r"[\s()]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|\s|\))*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg|milligrams?|micrograms?)?(?:\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
+            # "Hydrocodone-APAP 10-325 MG" (an EMR's drug name) as well as "Norco 10/325 mg"
+            strength = re.match(r"[\s()]*(?:er|ir|cr|sr|xr|hcl|apap|bitartrate|sulfate|/apap|/acetaminophen|-apap|-acetaminophen|\s|\))*\s*(\d+(?:\.\d+)?)\s*(?:mg|mcg|µg|milligrams?|micrograms?)?(?:\s*[/-]\s*\d{3}(?:\.\d+)?\s*(?:mg)?|\s*/\s*\d+(?:\.\d+)?\s*(?:mg)?)?", seg)
             # the count or strength said before the name: "takes 2 tablets of Norco 5 mg", "2 of the 10-milligram Norco"
             pre = _PRE_NAME.search(low[max(0, m.start() - 40):m.start()])
             fixed = (entry.get("strengths") or {}).get(name)
