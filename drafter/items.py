@@ -33,6 +33,8 @@ _TREATMENTS: list[tuple[str, str, str]] = [
     ("epidural steroid injection", "injections", r"\b(epidural|[clt]?esi|tfesi|ilesi|caudal)\b"),
     ("facet injection", "injections", r"\b(facet|medial branch|mbb|radiofrequency|rfa|rhizotomy|neurotomy|sacroiliac|si joint)\b"),
     ("trigger point injection", "injections", r"\b(trigger point|tpi)s?\b"),
+    ("viscosupplementation", "injections", r"\b(synvisc\w*|hyalgan|euflexxa|orthovisc|supartz|gel-?one|monovisc|durolane|gelsyn\w*|visco\w*|hyaluron\w*)\b"),
+    ("joint steroid injection", "injections", r"\b((cortisone|corticosteroid|steroid|kenalog|depo-?medrol|triamcinolone)\s+(injections?|shots?)|intra-?articular\s+(\w+\s+)?injections?|subacromial\s+(\w+\s+)?injections?|(knee|shoulder|hip) joint injections?)\b"),
     ("botox injection", "injections", r"\b(botox|botulinum)\b"),
     ("spinal cord stimulator", "surgery", r"\b(spinal cord stim\w*|scs)\b"),
     ("emg/ncv", "diagnostics", r"\b(emg|ncv|ncs|nerve conduction|electromyogra\w*|electrodiagnostic)\b"),
