@@ -206,22 +206,22 @@ _LABEL_LINE = re.compile(r"[A-Z][\w /()&+#,.'-]{0,40}?:(?:\s|$)|[^\n]*\s\|\s")
 
 
 def _line_start(doc, tok) -> bool:
-    """The token is the first word of a line (after a newline, with nothing but spaces between)."""
+    """The token is the first word of a line (a newline, and nothing but spaces, before it)."""
     if tok.is_space:
         return False
-    before = doc.text[:tok.idx].rstrip(" \t")
-    return before.endswith("\n")
+    prev = doc[tok.i - 1]
+    return "\n" in (prev.text if prev.is_space else prev.whitespace_)
 
 
-def _form_line(doc, tok) -> bool:
+def _form_line(text: str, tok) -> bool:
     """A form's or a table's line is a statement of its own, whether or not the line before ended with a period
     (EMR exports, medication tables, flowsheets): PyRuSH runs such lines together, which makes one sentence name
     several drugs. A wrapped line of prose (lower case, no label, no table bar) is left alone."""
     start = tok.idx
-    end = doc.text.find("\n", start)
-    line = doc.text[start:end if end >= 0 else len(doc.text)]
-    prev_end = doc.text.rfind("\n", 0, start)
-    prev_line = doc.text[doc.text.rfind("\n", 0, max(prev_end, 0)) + 1:max(prev_end, 0)]
+    end = text.find("\n", start)
+    line = text[start:end if end >= 0 else len(text)]
+    prev_end = text.rfind("\n", 0, start)
+    prev_line = text[text.rfind("\n", 0, max(prev_end, 0)) + 1:max(prev_end, 0)]
     return bool(_LABEL_LINE.match(line)) or " | " in prev_line
 
 
@@ -229,9 +229,10 @@ def _sentence_fixes(doc):
     """Sentence boundaries PyRuSH misses or invents in record text: a run-together sentence from PDF
     extraction ("employee.In a report", "2014.In a note") starts a sentence, and so does a capital after a
     sentence that ends inside a quote (".' The notes"); "Dr." and "Mr." do not end one."""
+    text = doc.text  # built once: Doc.text joins every token
     for tok in doc[1:]:
         prev = doc[tok.i - 1]
-        if _line_start(doc, tok) and _form_line(doc, tok):
+        if _line_start(doc, tok) and _form_line(text, tok):
             tok.is_sent_start = True
             continue
         if _opinion_turn(doc, tok):
