@@ -39,10 +39,15 @@ DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters --out "$gate
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-heldout --out "$gates_home/letters-heldout" --quiet \
   --systems retrieval_only,always_uphold \
   --fail-under retrieval_only.decision_accuracy=0.74 --fail-under retrieval_only.decision_kappa=0.28
-echo "== Decisions on the fresh blind letters (sessions 6, 7, 8, and the held-out halves of 9 and 10; measured before any rule saw them, not tuned on)"
+echo "== Decisions on the fresh blind letters (sessions 6, 7, 8, and the held-out halves of 9, 10 and 11; measured before any rule saw them, not tuned on)"
+# fresh11's held-out half reads below always-uphold (13 of its 37 items go to the reviewer): the floor guards against worse
+DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh11-heldout --out "$gates_home/letters-fresh11-heldout" --quiet \
+  --systems retrieval_only,always_uphold \
+  --fail-under retrieval_only.decision_accuracy=0.46 --fail-under retrieval_only.decision_kappa=-0.10 \
+  --fail-under 'retrieval_only.edition_errors<=0'
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh10-heldout --out "$gates_home/letters-fresh10-heldout" --quiet \
   --systems retrieval_only,always_uphold \
-  --fail-under retrieval_only.decision_accuracy=0.61 --fail-under retrieval_only.decision_kappa=0.05 \
+  --fail-under retrieval_only.decision_accuracy=0.64 --fail-under retrieval_only.decision_kappa=0.08 \
   --fail-under 'retrieval_only.edition_errors<=0'
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh9-heldout --out "$gates_home/letters-fresh9-heldout" --quiet \
   --systems retrieval_only,always_uphold \
@@ -59,5 +64,5 @@ DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh7 --out
   --fail-under 'retrieval_only.edition_errors<=0'
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh8 --out "$gates_home/letters-fresh8" --quiet \
   --systems retrieval_only,always_uphold \
-  --fail-under retrieval_only.decision_accuracy=0.64 --fail-under retrieval_only.decision_kappa=0.12 \
+  --fail-under retrieval_only.decision_accuracy=0.66 --fail-under retrieval_only.decision_kappa=0.25 \
   --fail-under 'retrieval_only.edition_errors<=0'
