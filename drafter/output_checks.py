@@ -2,7 +2,8 @@
 
 - prompt_echo: the prompt's instructions or a skeleton handed back ("Sentence 1", "The guideline ...").
 - ellipsis: the model's own "..." (a stub, or a sentence it did not finish).
-- fragment: a sentence starting in lower case or ending on a comma, "or", "and" (copied list pieces).
+- fragment: a sentence starting in lower case or ending on a comma, "or", "and" (copied list pieces), and broken
+  quotation marks (a stray quote after a sentence's end, or one never closed).
 - repetition: a sentence said twice, or a phrase looping.
 - too_short: fewer words than a rationale needs.
 - missing_findings: the prose names too few of the argument's deciding points (their numbers, pages, facts).
@@ -78,6 +79,11 @@ def check_fragments(text: str) -> CheckResult:
     quote closed its JSON string early ends '... records ')."""
     if text.strip() and not re.search(r"[.!?][\"'\u201d)\]]*$", text.strip()):
         return CheckResult(name="fragment", passed=False, reason=f"the prose stops mid-sentence: {text.strip()[-80:]!r}")
+    # broken quoting: a quote mark left after a sentence closed ('... most of the day"." The same'), or one never closed
+    stray = re.search(r'"\s*[.!?]\s*"(?=\s|$)', text)
+    if stray or text.count('"') % 2:
+        at = text[max(0, stray.start() - 40):stray.end()] if stray else text.strip()[-80:]
+        return CheckResult(name="fragment", passed=False, reason=f"broken quotation marks: {at!r}")
     for sent in _sentences(_unquoted(text)):
         if re.search(r"\b(?:records|states|documents|shows|showed|notes|noted|reports|reported|reveals|indicates)\s*:?\s*[.!?]$", sent):
             return CheckResult(name="fragment", passed=False, reason=f"a sentence reports nothing: {sent[-80:]!r}")

@@ -319,3 +319,17 @@ def test_a_quote_the_model_set_in_single_curly_quotes_reads_as_the_template_s():
 
     assert (straight_quotes("the note records \u2018He remains unable to lift more than 10 pounds\u2019\u2019. He didn\u2019t.")
             == 'the note records "He remains unable to lift more than 10 pounds". He didn\u2019t.')
+
+
+@pytest.mark.parametrize("text, bad", [
+    # the walkthrough's embedded-model rationale (session 14): a quote mark left after the sentence closed
+    ('This is documented: the progress report dated 05/14/2019 records "walks 30 min with meds"." The same guidelines '
+     'also state that urine drug testing is done. Therefore, the request is medically necessary.', True),
+    ('The note records "walks 30 min with meds. Therefore, the request is medically necessary.', True),
+    ('The note records "walks 30 min with meds". The report states "UDS consistent". Therefore, the request is '
+     'medically necessary.', False),
+])
+def test_broken_quotation_marks_are_a_fragment(text, bad):
+    from drafter.output_checks import check_fragments
+
+    assert (not check_fragments(text).passed) is bad, check_fragments(text).reason
