@@ -40,7 +40,7 @@ DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters --out "$gate
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-heldout --out "$gates_home/letters-heldout" --quiet \
   --systems retrieval_only,always_uphold \
   --fail-under retrieval_only.decision_accuracy=0.74 --fail-under retrieval_only.decision_kappa=0.28
-echo "== Decisions on the fresh blind letters (sessions 6, 7, 8, and the held-out halves of 9, 10 and 11; measured before any rule saw them, not tuned on)"
+echo "== Decisions on the fresh blind letters (sessions 6, 7, 8, and the held-out halves of 9, 10, 11 and 12; measured before any rule saw them, not tuned on)"
 # fresh12's held-out half (session 15, untuned): 0.800 / kappa 0.412 against always-uphold 0.850
 DRAFTER_HOME="$gates_home" .venv/bin/imr-drafter eval evals/letters-fresh12-heldout --out "$gates_home/letters-fresh12-heldout" --quiet \
   --systems retrieval_only,always_uphold \
