@@ -166,8 +166,10 @@ class FactFinder:
             names = [re.escape(n) for n, (g, _, _) in drug_table().items() if g == item.generic]
             pats = names or [re.escape(item.generic or item.raw.split()[0])]
             return re.compile(r"(?<![a-z])(?:" + "|".join(pats) + r")(?![a-z])", re.I)
-        words = load_lexicon("treatments")["treatments"].get(item.treatment)
-        return re.compile(words if words else re.escape(item.treatment), re.I)
+        words = load_lexicon("treatments")["treatments"].get(item.treatment) or re.escape(item.treatment)
+        if item.category == "injections":  # "Prior injection 04/2016 gave complete relief": the item's own, unnamed
+            words += "|" + load_lexicon("treatments")["this_injection"]
+        return re.compile(words, re.I)
 
     def other_treatments(self, item: ParsedItem | None) -> re.Pattern | None:
         if item is None:
@@ -252,9 +254,9 @@ class FactFinder:
         about = [m for m in mentions if mine and mine.search(m.sentence.text)]
         if about:
             return about
-        # another medicine cut back is the requested treatment's outcome ("has cut ibuprofen from 3x to 1x daily",
-        # "opioids tapered to off"), not a sentence about that medicine
-        return [m for m in mentions if not (other and other.search(_LESS_MEDICINE.sub(" ", m.sentence.text)))]
+        # another medicine cut back, unchanged or depended on is the requested treatment's outcome ("has cut ibuprofen
+        # from 3x to 1x daily", "opioids tapered to off", "unchanged Norco use"), not a sentence about that medicine
+        return [m for m in mentions if not (other and other.search(_less_medicine_cut(m.sentence.text)))]
 
     def find(self, name: str, item: ParsedItem | None = None) -> Fact:
         """The fact named `name` (a key of drafter.corpus.schema.FACTS) for this case and item."""
@@ -499,10 +501,38 @@ def _region_patterns() -> list[tuple[str, re.Pattern]]:
     return [(name, re.compile(p, re.I)) for name, p in regions()["patterns"].items()]
 
 
-_LESS_MEDICINE = re.compile(
-    r"(?<![a-z])(?:cut|cutting|decreas\w*|reduc\w*|taper\w*|stopp?\w*|discontinu\w*|wean\w*|came off|off of|no longer (?:takes|taking|needs|uses))"
-    r"\s+(?:(?:her|his|the|their|all)\s+)?(?:[\w/.-]+\s+){0,3}"
-    r"|(?:[\w/.-]+\s+){1,2}(?:was |were |has been |have been )?(?:tapered|stopped|discontinued|reduced|decreased|weaned)(?![a-z])", re.I)
+# another medicine as the requested treatment's outcome (used less, unchanged, depended on); every pattern's matches on
+# the sentence are cut together, so a passive reading that stops at "Reports reduced" cannot leave "Norco use" behind
+_LESS_MEDICINE = (
+    # "has cut ibuprofen from 3x to 1x daily", "reduced her Norco from 6 to 3 tablets a day"
+    re.compile(r"(?<![a-z])(?:cut|cutting|decreas\w*|reduc\w*|taper\w*|stopp?\w*|discontinu\w*|wean\w*|came off|off of|"
+               r"no longer (?:takes|taking|needs|uses)|(?:used|uses|using|takes|took|taking|needs|needed) (?:less|fewer))\s+(?:(?:her|his|the|their|all)\s+)?(?:(?!from\b)[\w/.-]+\s+){0,3}"
+               r"(?:from\s+\d+(?:\.\d+)?\s*(?:[\w/]+\s+){0,3}to\s+\d+(?:\.\d+)?\s*)?"
+               r"(?:(?:tablets?|tabs?|pills?|mg|mcg|times|x)(?![a-z])\s*)?"
+               r"(?:(?:a day|daily|per day|/day|bid|tid|qid|twice (?:a day|daily)|q\d+h)(?![a-z]))?", re.I),
+    # "uses one Norco a day instead of four"
+    re.compile(r"(?<![a-z])(?:uses|takes|using|taking)\s+(?:[\w/.-]+\s+){1,4}?instead of\s+(?:\d+|one|two|three|four|five|six|seven|eight)(?:\s*[\w/]+)?", re.I),
+    # "opioids tapered to off", "Soma was discontinued"
+    re.compile(r"(?:[\w/.-]+\s+){1,2}(?:was |were |has been |have been )?(?:tapered|stopped|discontinued|reduced|decreased|weaned)"
+               r"(?![a-z])", re.I),
+    # a medicine's use as the outcome, unchanged or depended on: "unchanged Norco use", "No change in ... medication use",
+    # "remains dependent on cyclobenzaprine and naproxen"
+    re.compile(r"(?<![a-z])(?:unchanged|same|continued|ongoing|no change in|no decrease in|no reduction in)\s+(?:[\w/.()-]+\s+){0,4}?"
+               r"(?:use|usage|intake|consumption|requirements?)(?![a-z])", re.I),
+    re.compile(r"(?<![a-z])(?:dependent on|dependence on|reliant on|relies on)\s+[^.;]{1,60}", re.I),
+)
+
+
+def _less_medicine_cut(text: str) -> str:
+    """The sentence without its clauses about another medicine as an outcome (used less, unchanged, depended on)."""
+    spans = sorted((m.start(), m.end()) for pat in _LESS_MEDICINE for m in pat.finditer(text))
+    out, pos = [], 0
+    for a, b in spans:
+        if a > pos:
+            out.append(text[pos:a])
+        pos = max(pos, b)
+    out.append(text[pos:])
+    return " ".join(out)
 
 
 def _around(start: int, end: int, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -585,6 +615,7 @@ _CONTINUING = re.compile(r"\b(additional|continued|continue|continuation|more|fu
 
 
 # a procedure numbered past the first: "Stellate ganglion block #2", "second ESI", "3rd block"
+_REPEAT = re.compile(r"(?<![a-z])repeat(?:ed|ing)?\s+(?:(?:the|a|her|his|bilateral|bilat|left|right|l|r|[a-z]\d-?\w*)\s+){0,3}", re.I)
 _NTH = re.compile(r"(?:#\s*|\bno\.\s*)[2-9](?!\d)|\b(?:second|third|fourth|2nd|3rd|4th)\b", re.I)
 
 
@@ -611,6 +642,13 @@ def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fa
         return Fact(name="treatment_phase")
     if _CONTINUING.search(item.raw) or (item.treatment != "medication" and _NTH.search(item.raw)):
         return Fact(name="treatment_phase", status="present", value="continuation", note=f"the request says so: {item.raw}")
+    mine = ff.treatment_pattern(item)
+    # "Plan: repeat TPIs x 4": the request line itself says the treatment was given before
+    for s in ff.sentences:
+        for r in _REPEAT.finditer(s.text):
+            if mine and mine.match(s.text, r.end()) and not ff._excluded(s):
+                return Fact(name="treatment_phase", status="present", value="continuation", evidence=[s.evidence()],
+                            note="the records ask to repeat it")
     if rule is not None:
         ms = ff._scoped([m for m in ff.mentions("treatment_phase") if ff._usable(m, rule)], rule, item)
         mine = ff.treatment_pattern(item)

@@ -259,6 +259,12 @@ def _sentence_fixes(doc):
                 and doc[tok.i - 2].text.lower() not in _NOT_SENTENCE_END:
             tok.is_sent_start = True
             continue
+        # a slashed abbreviation that ends a sentence keeps its period ("no N/V. Pt resumed walking"): PyRuSH runs on,
+        # and the first sentence's "no" then negates the second's finding
+        if prev.text.endswith(".") and len(prev.text) > 1 and prev.text[:-1].isalpha() and tok.i >= 2 \
+                and doc[tok.i - 2].text == "/" and prev.whitespace_ and tok.text[:1].isupper() and not tok.is_sent_start:
+            tok.is_sent_start = True
+            continue
         # a dash inside a line joins its clause ("MTUS Formulary: naproxen sodium - Preferred", "Tx #9 - Improved"):
         # PyRuSH starts a sentence at "- Capital", which parts a status from the drug it is about
         if tok.text in {"-", "\u2013", "\u2014"} and tok.is_sent_start and prev.text[-1:].isalnum() and prev.whitespace_ == " " \
