@@ -303,6 +303,22 @@ def test_a_form_line_is_its_own_sentence_so_a_score_line_does_not_name_the_drug_
     assert f.status == "present" and abs(float(f.value) - 44) <= 1, f
 
 
+def test_a_slashed_abbreviation_ends_its_sentence_so_its_no_does_not_negate_the_next_one():
+    """Writer l's post-op note: PyRuSH ran "no N/V." into the next sentence, whose walking then read as negated."""
+    f = read("POD 10 s/p L4-5 microdiscectomy. Tolerating, no N/V. Pt resumed walking 20 min daily. Incision clean.",
+             "functional_improvement", "Postoperative physical therapy x12")
+    assert f.status == "present", f.note
+
+
+@pytest.mark.parametrize("text", ["Reports reduced Norco use from 6 to 3 tabs a day; now walking 2 miles.",
+                                  "At follow-up he had decreased Lyrica from 150 mg bid to 75 mg bid and resumed walking his dog.",
+                                  "Uses one ibuprofen a day instead of four and is back to work full duty."])
+def test_another_medicine_used_less_leaves_the_outcome_with_the_item(text):
+    """A passive reading of 'Reports reduced' left 'Norco use' behind, and the sentence was dropped as being about
+    another treatment; the clause about the other medicine is cut out whichever way the note words it."""
+    assert read(text, "functional_improvement", "Lumbar transforaminal ESI L4-5").status == "present"
+
+
 def test_a_dash_inside_a_line_keeps_the_status_with_its_drug():
     f = read("Age: 38\nMTUS Formulary: naproxen sodium - Preferred\nWork status: full duty", "formulary_status",
              "Naproxen sodium 550 mg #60")
