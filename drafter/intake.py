@@ -742,7 +742,7 @@ def _request_date(docs: list[Document]) -> tuple[dt.date | None, str, str, str]:
     not_before = _rx(p.not_request_date_before)
     for d in docs:
         for pos, date in dates_in(d.text):
-            if not_before.search(d.text[max(0, pos - 40):pos]):
+            if not_before.search(d.text[max(0, pos - 70):pos]):
                 continue
             if latest is None or date > latest[0]:
                 latest = (date, d.name, _line_at(d.text, pos))

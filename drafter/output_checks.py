@@ -200,7 +200,8 @@ def check_edition(text: str, cited: list[Hit], topics: dict[str, TopicMeta], req
     for spec in check_data()["editions"]:
         if re.search(spec["pattern"], low) and spec["guideline"].lower() not in sources:
             return CheckResult(name="edition", passed=False, reason=f"names {spec['guideline']}, which no cited passage is from")
-    years = {y for y in re.findall(r"\((\d{4})\)", text)}
+    # an edition is a year in brackets after a guideline's name; a record's "signed agreement (2013)" is not one
+    years = set(re.findall(r"(?:guidelines?|formulary|provisions|mtus|acoem|odg)\s*\((\d{4})\)", text, re.I))
     editions = set(re.findall(r"\d{4}", sources))
     if years - editions:
         return CheckResult(name="edition", passed=False, reason=f"names the edition {sorted(years - editions)[0]}, not that of the cited passages")

@@ -261,6 +261,11 @@ def test_the_request_date_is_never_the_injury_birth_or_service_date():
     assert date == dt.date(2016, 6, 20) and how == "date of request, rfa.txt" and line == "Date of request: 06/20/2016"
 
 
+def test_a_date_closing_an_injury_clause_is_not_taken_as_the_latest_document_date():
+    text = "She injured her R shoulder lifting a patient on 4/9/2014. The UR report in the file is undated."
+    assert find_request_date_with_source([Document("note.txt", text, "report")]) == (None, "", "")
+
+
 @pytest.mark.parametrize("text, expected", [
     ("RFA dated 3/9/2016 for chiropractic", dt.date(2016, 3, 9)),
     ("Date of RFA: 03/10/2016", dt.date(2016, 3, 10)),
@@ -268,6 +273,12 @@ def test_the_request_date_is_never_the_injury_birth_or_service_date():
     ("DOI: 01/01/2010. Request received: 03/12/2016", dt.date(2016, 3, 12)),
     ("Per the UR report dated 03/13/2016, the treatment was denied. DOI 02/02/2012.", dt.date(2016, 3, 13)),
     ("REQUEST FOR AUTHORIZATION dated March 14, 2016: MRI lumbar spine", dt.date(2016, 3, 14)),
+    # the request told as a narrative beside a later UR date, which is not the request's (fact writers' excerpts)
+    ("The provider requested purchase of the TENS unit on 08/22/2014. UR non-certified the purchase on 09/02/2014.",
+     dt.date(2014, 8, 22)),
+    ("Purchase was requested 2/10/2015; UR non-certified on 2/18/2015.", dt.date(2015, 2, 10)),
+    ("The request for 12 additional sessions dated 08/10/2016 was non-certified on 08/17/2016.", dt.date(2016, 8, 10)),
+    ("UR 6/18/15. Request for Percocet 5/325 #30 after a release scheduled 6/22/15.", dt.date(2015, 6, 18)),
 ])
 def test_request_date_forms(text, expected):
     date, how, line = find_request_date_with_source([Document("note.txt", text, "report")])

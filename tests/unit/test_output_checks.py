@@ -72,6 +72,11 @@ def test_overturned_stance_and_edition_in_force():
     assert "edition" in names(GOOD.replace("MTUS Chronic Pain Medical Treatment Guidelines (2009), ", ""), cited=(ACOEM,))
 
 
+def test_a_year_in_a_quoted_record_is_not_an_edition():
+    """fresh12 dev l11: the record quote "A signed opioid agreement (2013) is on file" read as the edition 2013."""
+    assert "edition" not in names(GOOD + ' The note of 04/09/2015 records "A signed opioid agreement (2013) is on file".')
+
+
 def test_quoted_shortening_is_not_an_ellipsis():
     assert "ellipsis" not in names(GOOD + " The note of 03/05/2014 records 'pain 6/10 [...] unchanged'.")
 
