@@ -203,12 +203,12 @@ _FREQ = [
     (r"\b(\d)\s*(?:times|x)\s*(?:(?:a|per|/)\s*day|daily)\b", lambda m: float(m.group(1))),
     (r"\bevery\s+(two|three|four|six|eight|twelve)\s*(?:-|to|or)\s*(?:three|four|six|eight|twelve)\s*(?:hrs?|hours?)\b|\bevery\s+(two|three|four|six|eight|twelve)\s*(?:hrs?|hours?)\b",
      lambda m: 24 / (to_number(m.group(1) or m.group(2)) or 24)),
-    (r"\b(?:qid|q\.i\.d\.|four times (?:a |per )?day|four times daily)\b", lambda m: 4.0),
-    (r"\b(?:tid|t\.i\.d\.|three times (?:a |per )?day|three times daily)\b", lambda m: 3.0),
-    (r"\b(?:bid|b\.i\.d\.|twice (?:a|per) day|twice daily)\b", lambda m: 2.0),
+    (r"\b(?:qid|q\.i\.d\.?|four times (?:a |per )?day|four times daily)(?![a-z])", lambda m: 4.0),
+    (r"\b(?:tid|t\.i\.d\.?|three times (?:a |per )?day|three times daily)(?![a-z])", lambda m: 3.0),
+    (r"\b(?:bid|b\.i\.d\.?|twice (?:a|per) day|twice daily)(?![a-z])", lambda m: 2.0),
     (r"\b(?:daily|qd|q\.d\.|once (?:a|per) day|qhs|at bedtime|nightly|q\s?am|q\s?pm|every (?:morning|evening|night))\b", lambda m: 1.0),
 ]
-_COUNT = r"(?:(\d(?:\.\d)?|one|two|three|four|1/2|½|half|a)\s*(?:-|to)\s*)?(\d(?:\.\d)?|one|two|three|four|1/2|½|half(?: a)?|a)\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?|po)\b"
+_COUNT = r"(?:(\d(?:\.\d)?|one|two|three|four|1/2|½|half|a)\s*(?:(?:tabs?|tablets?|pills?)\s*)?(?:-|to)\s*)?(\d(?:\.\d)?|one|two|three|four|1/2|½|half(?: a)?|a)\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?|po)\b"
 
 
 # a count (and perhaps the strength) said before the drug's name: "2 tablets of Norco", "2 of the 10-milligram Norco"
@@ -218,12 +218,26 @@ _PRE_NAME = re.compile(r"(?<![\d/.#])(?P<n>\d(?:\.\d)?|1/2|half)\s+(?:(?:tabs?|t
 
 # a tablet count with no unit, right after the strength and before the frequency: "Ultram 50 1-2 q6h prn"
 _COUNT_BARE = r"\s*(?:(\d)\s*(?:-|to)\s*)?(\d)\s+(?=(?:q\.?\s?\d|every\b|bid\b|tid\b|qid\b|qd\b|daily\b|prn\b))"
-_PER_DAY = r"\b(\d{1,2})\s*(?:tabs?|tablets?|pills?|caps?(?:ules?)?)\s*(?:/|per|a|each)\s*day\b"
+_PER_DAY = r"\b(\d{1,2})\s*(?:(?:tabs?|tablets?|pills?|caps?(?:ules?)?)\s*)?(?:/|per|a|each)\s*day\b"
+# a dose changed: "reduced from 4/day to 2/day", "from four tablets per day to two", "from QID to TID"; the later one is
+# the dose taken now
+_CHANGED = re.compile(r"\bfrom\s+(?P<a>[^,;]{1,40}?)\s+to\s+(?P<b>(?:\d|one|two|three|four|five|six|1/2|half)\b[^,;]{0,30}|"
+                      r"(?:qid|tid|bid|daily|q\s?\d+\s*h)\b[^,;]{0,20})", re.I)
+_DAY_WORDS = re.compile(r"(?:/|\bper\s+|\ba\s+|\beach\s+)day\b|\bdaily\b", re.I)
 
 
 def _dose_per_day(segment: str) -> float | None:
     """Tablets (or patches) a day from a medication segment: count x frequency (the first frequency the
-    segment states), or a stated number of tablets a day ("up to 5 tablets per day", "3 tabs/day")."""
+    segment states), or a stated number of tablets a day ("up to 5 tablets per day", "3 tabs/day"); after a change of
+    dose, the dose it was changed to."""
+    ch = _CHANGED.search(segment)
+    if ch:
+        later = _dose_per_day(ch.group("b"))
+        if later is None and _DAY_WORDS.search(ch.group(0)):  # "from four tablets per day to two"
+            n = to_number(re.match(r"\d+(?:\.\d+)?|[\w/]+", ch.group("b")).group(0))
+            later = n if n and 0 < n <= 24 else None
+        if later is not None:
+            return later
     t = re.search(_PER_DAY, segment, re.I)
     if t and 0 < float(t.group(1)) <= 24:
         return float(t.group(1))
