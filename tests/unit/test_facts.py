@@ -319,6 +319,16 @@ def test_another_medicine_used_less_leaves_the_outcome_with_the_item(text):
     assert read(text, "functional_improvement", "Lumbar transforaminal ESI L4-5").status == "present"
 
 
+def test_a_denials_own_reasons_are_not_evidence():
+    """fresh13 dev m20: the UR's "no documentation of functional improvement", quoted in a case summary, read as the
+    records' own silence and decided a tramadol request the records support."""
+    f = read("Pain 7/10 without medication and 3/10 with tramadol 50 mg qid; with it he completes full shifts. Mild "
+             "constipation, no sedation. UDS 10/14/2020 consistent; CURES single prescriber. UR dated 01/22/2021 non-certified "
+             "all three items. The tramadol denial cited 'no documentation of functional improvement.'", "four_as_documented",
+             "Tramadol 50mg #120")
+    assert f.status == "present", f
+
+
 def test_a_dash_inside_a_line_keeps_the_status_with_its_drug():
     f = read("Age: 38\nMTUS Formulary: naproxen sodium - Preferred\nWork status: full duty", "formulary_status",
              "Naproxen sodium 550 mg #60")
