@@ -92,27 +92,36 @@ def complete(body: str, missing: list) -> str:
     unless the prose named it; a quote shortened to 'the same record' is given in full; nothing the prose
     already says is repeated."""
     # the governing entry's context opens a letter's rationale, so a left-out context point goes first
-    head = [p.full_guideline_sentence for p in missing if p.kind == "context" and p.full_guideline_sentence.lower() not in body.lower()]
+    head = [p.full_guideline_sentence for p in missing if p.kind == "context" and _fold(p.full_guideline_sentence) not in _fold(body)]
     out = [*head, body]
     for p in (p for p in missing if p.kind != "context"):
-        low = " ".join(out).lower()
+        low = _fold(" ".join(out))
         named = p.source.lower().removeprefix("mtus ").split(" (")[0] in low
         guideline = p.guideline_sentence if not p.repeat_source or named else p.full_guideline_sentence
         case = p.full_case or p.case
         stated = p.kind == "limit" and p.where and p.where.lower() in body.lower() and case
         cases = split_sentences(case)
         joined = " ".join(out)
-        at = joined.lower().find(cases[0].lower()) if cases else -1
-        if not stated and guideline and at >= 0 and guideline.lower() not in joined.lower():
+        at = _fold(joined).find(_fold(cases[0])) if cases else -1
+        if not stated and guideline and at >= 0 and _fold(guideline) not in _fold(joined):
             # the prose kept the case side ("The records provided for review do not document this.") without the
             # requirement it answers: the requirement goes before it, not after
             out = [joined[:at] + guideline + " " + joined[at:]]
             continue
         # sentence by sentence: prose that kept the first sentence of a two-sentence case side gets only the second
         for sentence in [guideline] * (not stated) + cases:
-            if sentence and sentence.lower() not in " ".join(out).lower():
+            if sentence and _fold(sentence) not in _fold(" ".join(out)):
                 out.append(sentence)
     return " ".join(out)
+
+
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+
+
+def _fold(text: str) -> str:
+    """Lower case with curly quotes made straight, one character for one (offsets stay): the model quotes the record
+    with curly marks where the template uses straight ones."""
+    return text.lower().translate(_QUOTES)
 
 
 _GENERIC = re.compile(r"\bThe guideline(?P<where>, (?:pages?|MTUS) [^,]{1,30},)? (?P<verb>states|says|notes|recommends|requires)\b")

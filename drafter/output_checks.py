@@ -48,7 +48,9 @@ def check_data() -> dict:
 
 def _sentences(text: str) -> list[str]:
     # unlike grounding.split_sentences, split before a lower-case start too: that is what the fragment check looks for
-    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
+    # a sentence may end inside its closing quote marks ('... afternoon.'" The same')
+    ends = r"(?<=[.!?])\s+|(?<=[.!?][\"'\u201d\u2019])\s+|(?<=[.!?][\"'\u201d\u2019][\"'\u201d\u2019])\s+"
+    return [s.strip() for s in re.split(ends, " ".join(text.split())) if s.strip()]
 
 
 def check_echo(text: str) -> CheckResult:
@@ -108,6 +110,22 @@ def check_repetition(text: str, s: CheckSettings) -> CheckResult:
         if counts[gram] >= s.repeat_times:
             return CheckResult(name="repetition", passed=False, reason=f"the phrase {' '.join(gram)!r} loops ({s.repeat_times} times)")
     return CheckResult(name="repetition", passed=True)
+
+
+def check_cut_requirement(text: str, argument: Argument) -> CheckResult:
+    """A requirement restated without its first words ("state that pain levels with and without the opioid so that
+    the benefit can be judged", where the argument has "records show pain levels ..."): the sentence has lost its verb."""
+    low = " ".join(_WORD.findall(text.lower()))
+    for p in argument.points:
+        words = _WORD.findall(p.requirement.lower())
+        if " ".join(words) in low:
+            continue
+        for k in (1, 2, 3):
+            tail = words[k:]
+            if len(tail) >= 6 and f"that {' '.join(tail)}" in low:
+                return CheckResult(name="cut_requirement", passed=False,
+                                   reason=f"a requirement lost its first words ({' '.join(words[:k])!r}): {p.requirement[:80]!r}")
+    return CheckResult(name="cut_requirement", passed=True)
 
 
 def check_length(text: str, s: CheckSettings) -> CheckResult:
@@ -259,6 +277,7 @@ def run_checks(text: str, argument: Argument, cited: list[Hit], topics: dict[str
         check_stance(text, argument.decision),
         check_edition(text, cited, topics, request_date),
         check_attribution(text, argument, settings),
+        check_cut_requirement(text, argument),
     ]
 
 

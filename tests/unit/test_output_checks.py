@@ -60,6 +60,11 @@ def test_letter_prose_passes_every_check():
     # seen in the app: the model's quote closed its JSON string early, and the prose stopped on "records"
     (GOOD + " This is documented: the medical record dated 03/27/2015 records ", "fragment"),
     (GOOD + " This is documented: the medical record dated 03/27/2015 records.", "fragment"),
+    # seen in the app (session 16): the model restated a requirement without its subject, and the sentence lost its verb
+    (GOOD + " The same guidelines also state that course of treatment is at most 10 visits over 8 weeks.", "cut_requirement"),
+    # a repeated sentence whose first copy ends inside curly quotes ('...afternoon.'" The same')
+    (GOOD + ' The note records \u201cShe walks her dog daily.\u201d The same holds. The note records "She walks her dog daily."',
+     "repetition"),
 ])
 def test_each_failure_is_caught(text, check):
     assert check in names(text)
@@ -75,6 +80,21 @@ def test_overturned_stance_and_edition_in_force():
 def test_a_year_in_a_quoted_record_is_not_an_edition():
     """fresh12 dev l11: the record quote "A signed opioid agreement (2013) is on file" read as the edition 2013."""
     assert "edition" not in names(GOOD + ' The note of 04/09/2015 records "A signed opioid agreement (2013) is on file".')
+
+
+def test_completing_prose_that_quoted_the_record_in_curly_quotes_does_not_quote_it_again():
+    """Session 16's walkthrough: the model quoted a note with curly marks; the point's case side, with straight ones,
+    was taken for new and appended, so the rationale quoted the same sentence twice."""
+    from drafter.drafting import complete
+
+    point = Point(kind="criterion", status="met", requirement="continued use needs documented improvement in function",
+                  source=SOURCE, where="page 80", fact="functional_improvement",
+                  case='This is documented: the progress report dated 03/11/2019 records "With the medication she walks her dog 20 minutes".')
+    body = ("The MTUS Chronic Pain Medical Treatment Guidelines (2009) set a ceiling of 50 mg a day. This is documented: the "
+            "progress report dated 03/11/2019 records \u201cWith the medication she walks her dog 20 minutes\u201d.")
+    text = complete(body, [point])
+    assert text.count("walks her dog") == 1, text
+    assert "continued use needs documented improvement" in text, "the requirement the prose left out goes before its case side"
 
 
 def test_quoted_shortening_is_not_an_ellipsis():
