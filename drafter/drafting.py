@@ -14,7 +14,7 @@ from drafter.argument import NECESSITY, Argument, page_numbers, agreeing_verb
 from drafter.corpus.schema import TopicMeta
 from drafter.grounding import GroundingReport, ground, pages_named, split_sentences
 from drafter.llm import Generation, generate_structured, resample
-from drafter.output_checks import CheckResult, covers, engages, failures, run_checks, uncovered
+from drafter.output_checks import CheckResult, check_guidance, covers, engages, failures, run_checks, uncovered
 from drafter.prompts import PromptLibrary, curly_quotes, straight_quotes
 from drafter.retrieval import Hit
 from drafter.settings import CheckSettings, Settings
@@ -124,7 +124,8 @@ def _fold(text: str) -> str:
     return text.lower().translate(_QUOTES)
 
 
-_GENERIC = re.compile(r"\bThe guideline(?P<where>, (?:pages?|MTUS) [^,]{1,30},)? (?P<verb>states|says|notes|recommends|requires)\b")
+# "The guideline states" or "The same guidelines also state" before any guideline is named
+_GENERIC = re.compile(r"\bThe (?:same )?guidelines?(?P<where>, (?:pages?|MTUS) [^,]{1,30},)? (?:also )?(?P<verb>state|say|note|recommend|require)s?\b")
 
 
 _PAGE_OF_GENERIC = re.compile(r"\b(?P<where>[Pp]ages? \d+(?:\s*(?:-|,|and)\s*\d+)*) of the (?:same )?guidelines?\b")
@@ -191,7 +192,19 @@ def name_the_guideline_first(body: str, argument: Argument) -> str:
                   argument.sources[0])
     if m is page_first:  # "Page 8 of the same guidelines states" opening the prose
         return body[:m.start()] + f"{m.group('where')} of the {source}" + body[m.end():]
-    return body[:m.start()] + f"The {source}{m.group('where') or ''} {agreeing_verb(source, m.group('verb'))}" + body[m.end():]
+    return body[:m.start()] + f"The {source}{m.group('where') or ''} {agreeing_verb(source, m.group('verb') + 's')}" + body[m.end():]
+
+
+def asked_for(guidance: str, case_text: str, limit: int = 2) -> list[str]:
+    """Record sentences holding a date the reviewer's guidance names ("mention the UDS from 01/07/2019"), as points
+    the prose may use: the guidance asks for them, and the records, not the guidance, say what they hold."""
+    from drafter.dates import dates_in
+
+    wanted = {d for _, d in dates_in(guidance or "")}
+    if not wanted:
+        return []
+    held = [x for x in split_sentences(case_text) if wanted & {d for _, d in dates_in(x)}]
+    return [f'The records also state: "{x.strip()}"' for x in held[:limit]]
 
 
 def _sampling(settings: Settings, attempt: int, regenerate: int) -> dict:
@@ -228,7 +241,8 @@ def draft_rationale(
     if chat is not None and argument.decision != "needs_review" and views:
         user = prompts.render(
             "rationale", item=argument.item, request_date=str(request_date or "unknown"), decision_word=DECISION_WORD[argument.decision],
-            necessity_phrase=NECESSITY[argument.decision], passages=views, argument=[curly_quotes(b) for b in bullets or findings],
+            necessity_phrase=NECESSITY[argument.decision], passages=views,
+            argument=[curly_quotes(b) for b in (bullets or findings) + asked_for(guidance, case_text)],
             guidance=guidance,
         )
         for attempt in range(settings.checks.attempts):
@@ -256,9 +270,16 @@ def draft_rationale(
             body = guidelines_verb(name_the_guideline_first(name_the_pages(body, argument, settings.checks), argument))
             checks = run_checks(body, argument, [by_id[c] for c in cited], topics, request_date, settings.checks)
             problems = [f"{c.name}: {c.reason}" for c in failures(checks)] + problems
+            asked = check_guidance(body, guidance, case_text) if guidance else None
+            if asked is not None and not asked.passed:
+                problems.append(f"{asked.name}: {asked.reason}")
             attempts.append(Attempt(gen.raw, problems, sampling))
             if failures(checks) or report.invalid_citations:
                 continue
+            if asked is not None and not asked.passed:
+                if attempt < settings.checks.attempts - 1:
+                    continue  # sample again for the reviewer's guidance; the last attempt is kept and says so
+                notes.append(f"the reviewer's guidance was not followed: {asked.reason}")
             if added:
                 notes.append(f"{len(added)} point(s) of the argument the model left out were added in template sentences")
             text = (body + " " + argument.conclusion).strip()

@@ -86,7 +86,10 @@ def check_fragments(text: str) -> CheckResult:
     if stray or text.count('"') % 2:
         at = text[max(0, stray.start() - 40):stray.end()] if stray else text.strip()[-80:]
         return CheckResult(name="fragment", passed=False, reason=f"broken quotation marks: {at!r}")
-    for sent in _sentences(_unquoted(text)):
+    bare = _unquoted(text)
+    if bare.count("(") != bare.count(")"):
+        return CheckResult(name="fragment", passed=False, reason="unbalanced parentheses")
+    for sent in _sentences(bare):
         if re.search(r"\b(?:records|states|documents|shows|showed|notes|noted|reports|reported|reveals|indicates)\s*:?\s*[.!?]$", sent):
             return CheckResult(name="fragment", passed=False, reason=f"a sentence reports nothing: {sent[-80:]!r}")
         if re.match(r"[a-z]", sent) or re.search(r"(?:,|\b(?:or|and|the|of|to))\s*[.!?]$", sent):
@@ -126,6 +129,20 @@ def check_cut_requirement(text: str, argument: Argument) -> CheckResult:
                 return CheckResult(name="cut_requirement", passed=False,
                                    reason=f"a requirement lost its first words ({' '.join(words[:k])!r}): {p.requirement[:80]!r}")
     return CheckResult(name="cut_requirement", passed=True)
+
+
+def check_guidance(text: str, guidance: str, case_text: str) -> CheckResult:
+    """The reviewer's Regenerate guidance names a date the records hold ("mention the UDS from 01/07/2019"): the
+    prose must name it too."""
+    from drafter.dates import dates_in
+
+    wanted = [(d, guidance[p:p + 12]) for p, d in dates_in(guidance)]
+    held = {d for _, d in dates_in(case_text)}
+    said = {d for _, d in dates_in(text)}
+    missed = [raw.split()[0] for d, raw in wanted if d in held and d not in said]
+    if missed:
+        return CheckResult(name="guidance", passed=False, reason=f"the reviewer asked for {missed[0]}, which the prose does not name")
+    return CheckResult(name="guidance", passed=True)
 
 
 def check_length(text: str, s: CheckSettings) -> CheckResult:

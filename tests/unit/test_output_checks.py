@@ -57,6 +57,7 @@ def test_letter_prose_passes_every_check():
     (GOOD + " The MTUS ACOEM-based Guidelines agree.", "edition"),
     (GOOD.replace("(2009)", "(2017)"), "edition"),
     (GOOD + " a reduction in work restrictions, or.", "fragment"),
+    (GOOD + " The note records pain levels of 7/10 (on this dose since 2017)).", "fragment"),
     # seen in the app: the model's quote closed its JSON string early, and the prose stopped on "records"
     (GOOD + " This is documented: the medical record dated 03/27/2015 records ", "fragment"),
     (GOOD + " This is documented: the medical record dated 03/27/2015 records.", "fragment"),
@@ -95,6 +96,31 @@ def test_completing_prose_that_quoted_the_record_in_curly_quotes_does_not_quote_
     text = complete(body, [point])
     assert text.count("walks her dog") == 1, text
     assert "continued use needs documented improvement" in text, "the requirement the prose left out goes before its case side"
+
+
+def test_guidance_naming_a_record_date_must_be_followed():
+    from drafter.output_checks import check_guidance
+
+    case = "UDS 01/07/2019 consistent with hydrocodone only. CURES 03/2019 single prescriber."
+    assert not check_guidance(GOOD, "mention the UDS of 01/07/2019", case).passed
+    assert check_guidance(GOOD + " A drug screen of 01/07/2019 was consistent.", "mention the UDS of 01/07/2019", case).passed
+    # a date the records do not hold cannot be asked of the prose
+    assert check_guidance(GOOD, "mention the MRI of 02/02/2018", case).passed
+
+
+def test_guidance_naming_a_record_date_brings_that_record_sentence_into_the_prompt():
+    from drafter.drafting import asked_for
+
+    case = "Pain 7/10 without Norco. UDS 01/07/2019 consistent with hydrocodone only. CURES 03/2019 single prescriber."
+    assert asked_for("mention the UDS of 01/07/2019", case) == ['The records also state: "UDS 01/07/2019 consistent with hydrocodone only."']
+    assert asked_for("stress the visit limit", case) == []
+
+
+def test_prose_that_says_the_same_guidelines_before_naming_any_gets_the_name():
+    from drafter.drafting import name_the_guideline_first
+
+    body = "The same guidelines also state that the course of treatment is at most 10 visits over 8 weeks."
+    assert name_the_guideline_first(body, ARG).startswith("The " + SOURCE + " state that")
 
 
 def test_quoted_shortening_is_not_an_ellipsis():
