@@ -642,6 +642,8 @@ def _item(session: ReviewSession, state: WorkingState, i: int, it, details: bool
         st.info("The template wrote this rationale from the argument (no usable model text).")
     if failed:
         st.warning("Output checks failed: " + " | ".join(f"{c['name']}: {c['reason']}" for c in failed))
+    for note in d.get("notes", []):  # what drafting did to the model's text, and guidance it did not follow
+        (st.warning if note.startswith("the reviewer's guidance") else st.caption)(note[0].upper() + note[1:])
     if details:
         st.caption(f"Grounded fraction {d['grounded_fraction']:.2f}; output checks " + ("passed" if not failed else f"{len(failed)} failed"))
         if d.get("dropped_sentences"):
