@@ -296,12 +296,13 @@ class FactFinder:
             ms = [m for m in ms if not (m.polarity == "present" and m.negated)]
         if not ms:
             return Fact(name=rule.fact, note=rule.silence)
-        latest = max(_when(m) for m in ms)
-        last = [m for m in ms if _when(m) == latest]
+        when = (lambda m: _when(m)[0]) if rule.within_a_date == "prefer" else _when
+        latest = max(when(m) for m in ms)
+        last = [m for m in ms if when(m) == latest]
         readings = {m.reading for m in last}
         status = rule.prefer if len(readings) > 1 else next(iter(readings))
         chosen = [m for m in last if m.reading == status]
-        earlier = [m for m in ms if _when(m) != latest and m.reading != status]
+        earlier = [m for m in ms if when(m) != latest and m.reading != status]
         note = ""
         conflict = False
         if earlier:

@@ -101,6 +101,10 @@ class FactRule(BaseModel):
     negated_reads: Literal["absent", "unknown"] = Field(
         default="absent", description="what a negated present phrase means: absent, or unknown when denying one form "
         "does not deny the fact (\"negative for CRPS\" does not rule out other neuropathic pain)")
+    within_a_date: Literal["last", "prefer"] = Field(
+        default="last", description="which reading governs among sentences of one date: the last one (a note read top to "
+        "bottom), or the rule's `prefer` (an exam that lists positive findings beside a pertinent negative: \"Tinel's and "
+        "Phalen's positive ... no thenar atrophy\")")
     present_if_age_over: float | None = Field(
         default=None, description="the fact is present when the patient's age (the age fact) is over this (GI risk: over 65), "
         "whatever other sentences deny (\"no ulcer hx\" does not make a 67-year-old younger)")

@@ -209,10 +209,20 @@ EXAM_OF_TWO_PARTS = "Lumbar flexion limited to 40 degrees with guarding. Ankle: 
 @pytest.mark.parametrize("item, expected", [
     ("Chiropractic manipulation lumbar spine x6", "present"),  # the ankle says nothing of the low back
     ("Physical therapy right ankle x6", "absent"),  # nor the low back of the ankle
-    ("Physical therapy x6", "absent"),  # no region named: the latest statement governs
+    # no region named: a deficit of the latest exam counts, although a normal region follows it (session 16: an exam lists
+    # deficits beside pertinent negatives; until then the last sentence governed and this read absent)
+    ("Physical therapy x6", "present"),
 ])
 def test_exam_findings_count_for_the_body_region_of_the_item(item, expected):
     assert read(EXAM_OF_TWO_PARTS, "objective_deficits", item).status == expected
+
+
+def test_a_pertinent_negative_after_the_deficits_does_not_undo_them():
+    """fresh13 dev m09: "Tinel's and Phalen's signs were positive ... APB strength 4+/5. There was no thenar atrophy." read
+    absent, and a carpal tunnel release the records support was upheld."""
+    text = ("Tinel's and Phalen's signs were positive at the right wrist. Abductor pollicis brevis strength was 4+/5. "
+            "There was no thenar atrophy.")
+    assert read(text, "objective_deficits", "Right carpal tunnel release").status == "present"
 
 
 def test_findings_of_a_related_region_still_count():
