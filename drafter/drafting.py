@@ -195,7 +195,7 @@ def name_the_guideline_first(body: str, argument: Argument) -> str:
     return body[:m.start()] + f"The {source}{m.group('where') or ''} {agreeing_verb(source, m.group('verb') + 's')}" + body[m.end():]
 
 
-def asked_for(guidance: str, case_text: str, limit: int = 2) -> list[str]:
+def asked_for(guidance: str, case_text: str, limit: int) -> list[str]:
     """Record sentences holding a date the reviewer's guidance names ("mention the UDS from 01/07/2019"), as points
     the prose may use: the guidance asks for them, and the records, not the guidance, say what they hold."""
     from drafter.dates import dates_in
@@ -242,7 +242,7 @@ def draft_rationale(
         user = prompts.render(
             "rationale", item=argument.item, request_date=str(request_date or "unknown"), decision_word=DECISION_WORD[argument.decision],
             necessity_phrase=NECESSITY[argument.decision], passages=views,
-            argument=[curly_quotes(b) for b in (bullets or findings) + asked_for(guidance, case_text)],
+            argument=[curly_quotes(b) for b in (bullets or findings) + asked_for(guidance, case_text, settings.checks.guidance_sentences)],
             guidance=guidance,
         )
         for attempt in range(settings.checks.attempts):

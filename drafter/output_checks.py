@@ -115,17 +115,18 @@ def check_repetition(text: str, s: CheckSettings) -> CheckResult:
     return CheckResult(name="repetition", passed=True)
 
 
-def check_cut_requirement(text: str, argument: Argument) -> CheckResult:
+def check_cut_requirement(text: str, argument: Argument, s: CheckSettings | None = None) -> CheckResult:
     """A requirement restated without its first words ("state that pain levels with and without the opioid so that
     the benefit can be judged", where the argument has "records show pain levels ..."): the sentence has lost its verb."""
+    s = s or CheckSettings()
     low = " ".join(_WORD.findall(text.lower()))
     for p in argument.points:
         words = _WORD.findall(p.requirement.lower())
         if " ".join(words) in low:
             continue
-        for k in (1, 2, 3):
+        for k in range(1, s.cut_requirement_words + 1):
             tail = words[k:]
-            if len(tail) >= 6 and f"that {' '.join(tail)}" in low:
+            if len(tail) >= s.cut_requirement_min_tail and f"that {' '.join(tail)}" in low:
                 return CheckResult(name="cut_requirement", passed=False,
                                    reason=f"a requirement lost its first words ({' '.join(words[:k])!r}): {p.requirement[:80]!r}")
     return CheckResult(name="cut_requirement", passed=True)
@@ -294,7 +295,7 @@ def run_checks(text: str, argument: Argument, cited: list[Hit], topics: dict[str
         check_stance(text, argument.decision),
         check_edition(text, cited, topics, request_date),
         check_attribution(text, argument, settings),
-        check_cut_requirement(text, argument),
+        check_cut_requirement(text, argument, settings),
     ]
 
 

@@ -77,6 +77,12 @@ class CheckSettings(BaseModel):
     max_points: int = Field(default=3, ge=1, le=10, description="deciding points an argument states")
     max_medications_named: int = Field(default=3, ge=1, le=10, description="medications the 9792.20(f) reading names "
                                        "('the applicant remains on Norco, naproxen and omeprazole')")
+    cut_requirement_words: int = Field(default=3, ge=1, le=6, description="a requirement restated without up to this many "
+                                       "of its first words has lost its subject or verb")
+    cut_requirement_min_tail: int = Field(default=6, ge=3, le=20, description="words the rest of the requirement must keep "
+                                          "for the cut check (shorter tails match by chance)")
+    guidance_sentences: int = Field(default=2, ge=0, le=10, description="record sentences holding a date the Regenerate "
+                                    "guidance names that go into the prompt")
 
 
 class IntakeSettings(BaseModel):

@@ -112,8 +112,8 @@ def test_guidance_naming_a_record_date_brings_that_record_sentence_into_the_prom
     from drafter.drafting import asked_for
 
     case = "Pain 7/10 without Norco. UDS 01/07/2019 consistent with hydrocodone only. CURES 03/2019 single prescriber."
-    assert asked_for("mention the UDS of 01/07/2019", case) == ['The records also state: "UDS 01/07/2019 consistent with hydrocodone only."']
-    assert asked_for("stress the visit limit", case) == []
+    assert asked_for("mention the UDS of 01/07/2019", case, 2) == ['The records also state: "UDS 01/07/2019 consistent with hydrocodone only."']
+    assert asked_for("stress the visit limit", case, 2) == []
 
 
 def test_prose_that_says_the_same_guidelines_before_naming_any_gets_the_name():
