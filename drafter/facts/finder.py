@@ -256,7 +256,7 @@ class FactFinder:
             return about
         # another medicine cut back, unchanged or depended on is the requested treatment's outcome ("has cut ibuprofen
         # from 3x to 1x daily", "opioids tapered to off", "unchanged Norco use"), not a sentence about that medicine
-        return [m for m in mentions if not (other and other.search(_less_medicine_cut(m.sentence.text)))]
+        return [m for m in mentions if not (other and other.search(_other_medicine_cut(m.sentence.text)))]
 
     def find(self, name: str, item: ParsedItem | None = None) -> Fact:
         """The fact named `name` (a key of drafter.corpus.schema.FACTS) for this case and item."""
@@ -504,7 +504,7 @@ def _region_patterns() -> list[tuple[str, re.Pattern]]:
 
 # another medicine as the requested treatment's outcome (used less, unchanged, depended on); every pattern's matches on
 # the sentence are cut together, so a passive reading that stops at "Reports reduced" cannot leave "Norco use" behind
-_LESS_MEDICINE = (
+_OTHER_MEDICINE_OUTCOME = (
     # "has cut ibuprofen from 3x to 1x daily", "reduced her Norco from 6 to 3 tablets a day"
     re.compile(r"(?<![a-z])(?:cut|cutting|decreas\w*|reduc\w*|taper\w*|stopp?\w*|discontinu\w*|wean\w*|came off|off of|"
                r"no longer (?:takes|taking|needs|uses)|(?:used|uses|using|takes|took|taking|needs|needed) (?:less|fewer))\s+(?:(?:her|his|the|their|all)\s+)?(?:(?!from\b)[\w/.-]+\s+){0,3}"
@@ -524,9 +524,9 @@ _LESS_MEDICINE = (
 )
 
 
-def _less_medicine_cut(text: str) -> str:
+def _other_medicine_cut(text: str) -> str:
     """The sentence without its clauses about another medicine as an outcome (used less, unchanged, depended on)."""
-    spans = sorted((m.start(), m.end()) for pat in _LESS_MEDICINE for m in pat.finditer(text))
+    spans = sorted((m.start(), m.end()) for pat in _OTHER_MEDICINE_OUTCOME for m in pat.finditer(text))
     out, pos = [], 0
     for a, b in spans:
         if a > pos:
@@ -652,7 +652,6 @@ def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fa
                             note="the records ask to repeat it")
     if rule is not None:
         ms = ff._scoped([m for m in ff.mentions("treatment_phase") if ff._usable(m, rule)], rule, item)
-        mine = ff.treatment_pattern(item)
         ms = [m for m in ms if mine and mine.search(m.sentence.text) and not (rule.skip_request_lines and ff.is_request_line(m.sentence, item))]
         # a sentence about two treatments ("Continue Mobic, add Prilosec"): the words in the item's own clause speak for it
         own = [m for m in ms if mine and mine.search(_clause_of(m))]
