@@ -23,6 +23,8 @@ _NUMBER = re.compile(
     r"(?<![\w-])(?:"
     # a score out of ten ("seven out of ten", "7 out of 10") is written as the notes write scores: 7/10
     rf"(?P<score>\d{{1,2}}|{_WORD})\s+out\s+of\s+(?:10|ten)(?![\w/])"
+    # a dictated decimal ("seven point five mg", "two point five"): read whole, never as its first word
+    rf"|(?P<whole>{_WORD}|zero|\d{{1,3}})\s+point\s+(?P<tenths>{_UNIT}|zero)"
     rf"|"
     rf"(?P<half_dozen>half\s+a\s+dozen)"
     rf"|(?P<dozen>(?:a\s+)?dozen)(?!\s+or\s+so\b)"
@@ -70,6 +72,10 @@ def _value(m: re.Match) -> int | str | None:
     if g["score"]:
         number = g["score"] if g["score"].isdigit() else spell_numbers(g["score"]).text
         return f"{number}/10" if number.isdigit() else None
+    if g["whole"]:
+        whole = g["whole"] if g["whole"].isdigit() else spell_numbers(g["whole"]).text.replace("zero", "0")
+        tenths = "0" if g["tenths"].lower() == "zero" else str(_UNITS[g["tenths"].lower()])
+        return f"{whole}.{tenths}" if whole.isdigit() else None
     if g["half_dozen"]:
         return 6
     if g["dozen"]:

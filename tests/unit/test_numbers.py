@@ -17,6 +17,10 @@ from drafter.items import parse_item
     ("half a dozen visits", "6 visits"),
     ("Twenty four hours a day", "24 hours a day"),
     ("sessions.Six were certified", "sessions. 6 were certified"),
+    # a dictated decimal is one number, not its first word
+    ("hydrocodone seven point five mg", "hydrocodone 7.5 mg"),
+    ("Norco ten point five", "Norco 10.5"),
+    ("two point zero", "2.0"),
 ])
 def test_number_words_become_digits(text, spelled):
     assert spell_numbers(text).text == spelled
