@@ -251,7 +251,10 @@ class FactFinder:
         if rule.scope != "item" or item is None:
             return mentions
         mine, other = self.treatment_pattern(item), self.other_treatments(item)
-        about = [m for m in mentions if mine and mine.search(m.sentence.text)]
+        # a sentence that names the treatment but can never be evidence (the UR reviewer's opinion, a planted
+        # instruction, the request's own line) does not take the place of the records' sentences about it
+        about = [m for m in mentions if mine and mine.search(m.sentence.text) and not self._excluded(m.sentence)
+                 and not (rule.skip_request_lines and self.is_request_line(m.sentence, item))]
         if about:
             return about
         # another medicine cut back, unchanged or depended on is the requested treatment's outcome ("has cut ibuprofen

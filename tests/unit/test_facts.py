@@ -351,3 +351,28 @@ def test_a_drug_on_an_emr_medication_list_is_in_use_and_a_new_one_is_not():
     assert read(listed, "treatment_phase", "Omeprazole 20 mg #60").value == "continuation"
     new = "ACTIVE MEDICATIONS\nIbuprofen 800 MG | 1 tab PO TID\nPlan: start omeprazole 20 mg daily for dyspepsia"
     assert read(new, "treatment_phase", "Omeprazole 20 mg #30").value == "initial"
+
+
+def test_a_ur_sentence_naming_the_drug_does_not_hide_the_records_sentences_about_it():
+    # the UR paragraph names hydrocodone; the records' outcome sentence says only "the medication"
+    text = ("Medications: hydrocodone/APAP 10/325 mg three times daily and naproxen 550 mg twice daily. With the medication "
+            "he is able to complete full 10-hour shifts and to walk his dog for 30 minutes; without it he has to leave work "
+            "early.\n\nUtilization Review on 04/06/2015 modified the hydrocodone to #45 for weaning, stating that long-term "
+            "opioid therapy is not supported.")
+    f = read(text, "functional_improvement", "Hydrocodone/APAP 10/325mg #90")
+    assert f.status == "present"
+    assert "10-hour shifts" in f.evidence[0].quote
+
+
+def test_a_visit_limit_attributed_to_the_guidelines_is_not_the_patients_course():
+    text = ("UR 01/12/2016: post-operative physical therapy x 12, left shoulder, modified to 6. No pre-operative therapy "
+            "notes were provided. Initial post-operative course: up to 24 visits per guidelines; half is recommended initially.")
+    assert read(text, "treatment_phase", "Post-operative physical therapy x 12 left shoulder").value == "initial"
+
+
+def test_a_denials_reasons_are_not_evidence_when_the_reviewer_is_not_named():
+    """fresh14 dev n24: "It also non-certified the therapy, stating that 'the number of prior PT visits is unknown'" made
+    a first course of therapy a continuation."""
+    text = ("She has not had physical therapy or an injection. UR dated 01/13/2021 non-certified the MRI. It also non-certified "
+            "the therapy, stating that \"the number of prior PT visits is unknown.\"")
+    assert read(text, "treatment_phase", "Physical therapy 6 visits right shoulder").value == "initial"
