@@ -61,6 +61,17 @@ def zero_as_absent(fact: str, status: str, value) -> str:
     return status
 
 
+def reads_a_value(fact: str) -> bool:
+    """Whether the vocabulary gives this fact a value (a number, date or category, or a derived one). A writer's free-text
+    value for a fact that has none ("surgery_type: right rotator cuff repair", "urine_drug_screen: 3/21/2016
+    consistent") cannot be matched and is not scored as a value; its status still is."""
+    from drafter.facts.finder import DERIVED
+    from drafter.facts.pipeline import load_rules
+
+    rule = load_rules().get(fact)
+    return fact in DERIVED or bool(rule and rule.kind in ("number", "date", "category"))
+
+
 def value_ok(fact: str, gold, pred) -> bool:
     if gold is None:
         return True
@@ -191,13 +202,14 @@ def score(layer, rows: list[dict], show: str | None = None) -> dict:
                 totals["reversed"] += 1
             if gold in ("present", "absent"):
                 totals["gold_known"] += 1
-            if lab.get("value") is not None and gold == "present":
+            valued = lab.get("value") is not None and reads_a_value(name)
+            if valued and gold == "present":
                 vok = status == "present" and value_ok(name, lab["value"], value)
                 c["num_n"] += 1
                 c["num_ok"] += vok
                 totals["num_n"] += 1
                 totals["num_ok"] += vok
-            if (not ok or (lab.get("value") is not None and gold == "present" and not value_ok(name, lab["value"], value))) \
+            if (not ok or (valued and gold == "present" and not value_ok(name, lab["value"], value))) \
                     and show in (name, "all"):
                 errors.append((row["id"], name, gold, lab.get("value"), status, value, row["text"]))
     secs = time.perf_counter() - t0
