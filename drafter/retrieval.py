@@ -11,7 +11,7 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Callable, Literal
 
 from rank_bm25 import BM25Okapi
 from rapidfuzz import fuzz
@@ -100,6 +100,12 @@ class LexiconMatch:
     strength: float
 
 
+def _within(words: list[str], longer: list[str]) -> bool:
+    """`words` in order inside `longer` ("epidural injection" inside "cervical epidural steroid injection")."""
+    it = iter(longer)
+    return len(words) < len(longer) and all(w in it for w in words)
+
+
 class Lexicon:
     """Maps the words requests use (`applies_to`, topic titles) to topics; tolerant of small typos."""
 
@@ -114,11 +120,11 @@ class Lexicon:
         self._norm = {t: normalize(t) for t in self.terms}
         self._single = {t: n.strip() for t, n in self._norm.items() if " " not in n.strip() and len(n.strip()) >= 5}
 
-    def match(self, query: str) -> list[LexiconMatch]:
-        """Topics named by the query, strongest (longest, exact) first."""
+    def match(self, query: str, in_force: Callable[[str], bool] | None = None) -> list[LexiconMatch]:
+        """Topics named by the query, strongest (longest, exact) first; with `in_force`, only topics it accepts."""
         q = normalize(query)
         q_tokens = set(q.split())
-        best: dict[str, LexiconMatch] = {}
+        found: list[tuple[str, str, float]] = []  # (term, its words, strength)
         for term, n in self._norm.items():
             core = n.strip()
             if not core:
@@ -136,9 +142,21 @@ class Lexicon:
                 if ratio >= 85:
                     strength = len(core) * ratio / 100
             if strength:
-                for tid in sorted(self.terms[term]):  # a set follows the hash seed; sorted, ties resolve alike in every process
-                    if tid not in best or best[tid].strength < strength:
-                        best[tid] = LexiconMatch(tid, term, strength)
+                found.append((term, core, strength))
+        # the longest term names the request: "epidural steroid injection" inside "cervical epidural steroid injection"
+        # does not also name the low back chapter (when the longer term names a topic in force)
+        live = [(t, c, st, [tid for tid in sorted(self.terms[t]) if in_force is None or in_force(tid)]) for t, c, st in found]
+        found = [(t, c, st) for t, c, st, tids in live if tids]
+        cores = [c for _, c, _ in found]
+        best: dict[str, LexiconMatch] = {}
+        for term, core, strength in found:
+            if any(core != other and _within(core.split(), other.split()) for other in cores):
+                continue
+            for tid in sorted(self.terms[term]):  # a set follows the hash seed; sorted, ties resolve alike in every process
+                if in_force is not None and not in_force(tid):
+                    continue
+                if tid not in best or best[tid].strength < strength:
+                    best[tid] = LexiconMatch(tid, term, strength)
         return sorted(best.values(), key=lambda m: -m.strength)
 
     @staticmethod
@@ -233,10 +251,8 @@ class HybridRetriever:
 
     def expand(self, query: str, date: dt.date | None = None) -> tuple[str, list[LexiconMatch]]:
         """The query plus the titles of topics it names (only topics in force on `date`)."""
-        matches = [
-            m for m in self.lexicon.match(query)
-            if date is None or any(self._passes(self.by_id[c], date, None) for c in self._topic_chunks[m.topic_id][:1])
-        ]
+        matches = self.lexicon.match(
+            query, None if date is None else lambda tid: any(self._passes(self.by_id[c], date, None) for c in self._topic_chunks[tid][:1]))
         titles = list(dict.fromkeys(self.topic_titles[m.topic_id] for m in matches[:3]))
         return (f"{query} ({'; '.join(titles)})" if titles else query), matches
 

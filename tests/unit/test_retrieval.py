@@ -166,3 +166,20 @@ def test_bad_date_is_a_clear_error():
 def test_citation_string():
     hit = retriever().search("Soma", k=1)[0]
     assert hit.citation == "G (2009), carisoprodol, page 99"
+
+
+def test_the_longest_term_in_force_names_the_request():
+    """fresh14 dev n26: a 2024 "Transforaminal epidural steroid injection left L4-L5" named no topic in force (the low
+    back chapter listed only "lumbar epidural steroid injection"); once it lists the plain term, a cervical request must
+    still go to the neck chapter, and a 2014 one to the 2009 topic the longer neck term does not name."""
+    far = 20991231
+    esi_2009 = chunk("esi#s0", "esi-2009", "ESI 2009.", "epidural steroid injection; cervical epidural steroid injection")
+    back = chunk("back#s0", "low-back", "Low back.", "epidural steroid injection; epidural injection", start=20171201, end=far)
+    neck = chunk("neck#s0", "neck", "Neck.", "cervical epidural steroid injection; epidural steroid injection C6", start=20171201, end=far)
+    lex = Lexicon([esi_2009, back, neck])
+    in_2019 = lambda tid: tid != "esi-2009"  # noqa: E731
+    in_2014 = lambda tid: tid == "esi-2009"  # noqa: E731
+    assert [m.topic_id for m in lex.match("Cervical epidural steroid injection C5-C6", in_2019)] == ["neck"]
+    assert [m.topic_id for m in lex.match("Epidural steroid injection C6-C7", in_2019)] == ["neck"]
+    assert [m.topic_id for m in lex.match("Epidural steroid injection C6-C7", in_2014)] == ["esi-2009"]
+    assert [m.topic_id for m in lex.match("Transforaminal epidural steroid injection left L4-L5", in_2019)] == ["low-back"]
