@@ -109,6 +109,7 @@ FACTS: dict[str, str] = {
     "mechanical_symptoms": "locking, catching or giving way of a joint",
     "instability": "documented joint instability",
     "imaging_findings": "what prior imaging showed",
+    "advanced_osteoarthritis": "imaging shows advanced (severe, end-stage, bone-on-bone) osteoarthritis of the joint",
     "prior_imaging": "imaging of the same region already done, and when",
     "diagnosis_uncertain": "the diagnosis is uncertain or extremely complex, or psychosocial factors are present",
     "work_status": "current work status and restrictions",
