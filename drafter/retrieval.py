@@ -144,13 +144,14 @@ class Lexicon:
             if strength:
                 found.append((term, core, strength))
         # the longest term names the request: "epidural steroid injection" inside "cervical epidural steroid injection"
-        # does not also name the low back chapter (when the longer term names a topic in force)
-        live = [(t, c, st, [tid for tid in sorted(self.terms[t]) if in_force is None or in_force(tid)]) for t, c, st in found]
-        found = [(t, c, st) for t, c, st, tids in live if tids]
-        cores = [c for _, c, _ in found]
+        # does not also name the low back chapter. Only where the two name different topics in force: "Norco" inside
+        # "Norco 10/325" still names every topic it lists, as the longer term agrees on one of them.
+        live = {c: {tid for tid in self.terms[t] if in_force is None or in_force(tid)} for t, c, _ in found}
+        found = [(t, c, st) for t, c, st in found if live[c]]
         best: dict[str, LexiconMatch] = {}
         for term, core, strength in found:
-            if any(core != other and _within(core.split(), other.split()) for other in cores):
+            if any(core != other and _within(core.split(), other.split()) and not live[core] & live[other]
+                   for _, other, _ in found):
                 continue
             for tid in sorted(self.terms[term]):  # a set follows the hash seed; sorted, ties resolve alike in every process
                 if in_force is not None and not in_force(tid):
