@@ -17,6 +17,11 @@ _TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
           "seventeen": 17, "eighteen": 18, "nineteen": 19}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 
+_SPANISH = {"cero": 0, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8,
+            "nueve": 9, "diez": 10}
+# a quotation opened after a space (not "it's") at most three words before, and closed at most three words after
+_OPENS = re.compile(r"(?:^|[\s(:])['\"\u2018\u201c](?:[^\W\d_]+\s+){0,3}$")
+_CLOSES = re.compile(r"(?:\s+[^\W\d_]+){0,3}\s*[.,!?]?['\"\u2019\u201d]")
 _UNIT = "|".join(_UNITS)
 _WORD = rf"(?:(?:{'|'.join(_TENS)})(?:[- ](?:{_UNIT}))?|{'|'.join(_TEENS)}|{_UNIT})"
 _NUMBER = re.compile(
@@ -27,6 +32,8 @@ _NUMBER = re.compile(
     rf"|(?P<whole>{_WORD}|zero|\d{{1,3}})\s+point\s+(?P<tenths>{_UNIT}|zero)"
     rf"|"
     rf"(?P<half_dozen>half\s+a\s+dozen)"
+    # Spanish number words, read only inside a quotation (an interpreted answer: pain 'ocho' without, 'de siete a tres')
+    rf"|(?P<es>{'|'.join(_SPANISH)})"
     rf"|(?P<dozen>(?:a\s+)?dozen)(?!\s+or\s+so\b)"
     rf"|(?P<tens>{'|'.join(_TENS)})(?:[- ](?P<unit>{_UNIT}))?"
     rf"|(?P<teen>{'|'.join(_TEENS)})"
@@ -76,6 +83,10 @@ def _value(m: re.Match) -> int | str | None:
         whole = g["whole"] if g["whole"].isdigit() else spell_numbers(g["whole"]).text.replace("zero", "0")
         tenths = "0" if g["tenths"].lower() == "zero" else str(_UNITS[g["tenths"].lower()])
         return f"{whole}.{tenths}" if whole.isdigit() else None
+    if g["es"]:
+        before, after = m.string[max(0, m.start() - 30):m.start()], m.string[m.end():m.end() + 30]
+        quoted = _OPENS.search(before) and _CLOSES.match(after)
+        return _SPANISH[g["es"].lower()] if quoted else None
     if g["half_dozen"]:
         return 6
     if g["dozen"]:

@@ -21,6 +21,9 @@ from drafter.items import parse_item
     ("hydrocodone seven point five mg", "hydrocodone 7.5 mg"),
     ("Norco ten point five", "Norco 10.5"),
     ("two point zero", "2.0"),
+    # an interpreted answer quoted in Spanish
+    ("she rates pain 'ocho' without and 'siete' with the medicine", "she rates pain '8' without and '7' with the medicine"),
+    ("pain 'de siete a tres.' He reports", "pain 'de 7 a 3.' He reports"),
 ])
 def test_number_words_become_digits(text, spelled):
     assert spell_numbers(text).text == spelled
@@ -29,6 +32,7 @@ def test_number_words_become_digits(text, spelled):
 @pytest.mark.parametrize("text", [
     "no one at home", "the one on the left", "one of the visits", "someone called", "one half tab twice daily",
     "two thirds better", "Tendon intact", "3/5/2015 Norco 10/325",
+    "DOS: 3/5/2015 seen", "Uno dos tres", "It's a dos and don'ts list",
 ])
 def test_words_that_are_not_counts_stay(text):
     assert spell_numbers(text).text == text
