@@ -331,7 +331,7 @@ def _clean_item(s: str) -> str:
     m = re.search(r"(?:\s{2,}|[;,]\s*|\s+(?=\())?\(?\b" + p.row_fields, s, re.I)
     if m and m.start() > 2:
         s = s[: m.start()]
-    s = re.sub(r"^(?:medication|service|good|procedure)s?\s*:\s*", "", s, flags=re.I)
+    s = re.sub(r"^(?:medication|service|good|procedure|request(?:ed)?|item|treatment)s?\s*:\s*", "", s, flags=re.I)
     s = re.sub(r"^(?:(?:the\s+)?request(?:ed)?\s+(?:for\s+)?|authori[sz]ation\s+(?:for|of)\s+|(?:a|an|the)\s+)", "", s, flags=re.I)
     if s.count("(") > s.count(")"):  # a parenthesis the line cut off: "TENS unit with supplies (electrodes"
         s = s[: s.rfind("(")]

@@ -325,3 +325,13 @@ def test_a_numbered_rfa_line_keeps_services_that_name_no_drug_or_therapy():
     found = [f.text for f in find_items_with_sources([Document(name="pr2.txt", text=line, kind="report")])]
     assert found == ["Right shoulder arthroscopy with subacromial decompression", "Preoperative medical clearance",
                      "Cold therapy unit rental", "Norco 10/325 #60"]
+
+
+def test_a_labelled_ur_decision_line_gives_the_item_without_its_label():
+    """Session 17 walkthrough: "Request: Transforaminal epidural steroid injection ... - NON-CERTIFIED." became the item
+    "Request: Transforaminal ...", and the letter read "the request for Request: ..."."""
+    text = ("UTILIZATION REVIEW DETERMINATION\nDate: 01/26/2024\nRFA received 01/16/2024.\n"
+            "Request: Transforaminal epidural steroid injection left L4-L5 and L5-S1 - NON-CERTIFIED.\n"
+            "Treatment: Physical therapy 2x4 lumbar spine - Denied\n")
+    assert [f.text for f in _items(text, "ur")] == ["Transforaminal epidural steroid injection left L4-L5 and L5-S1",
+                                                   "Physical therapy 2x4 lumbar spine"]
