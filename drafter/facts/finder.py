@@ -675,7 +675,11 @@ def _phase(ff: FactFinder, item: ParsedItem | None, rule: FactRule | None) -> Fa
     key = "postsurgical_visits_completed" if item.post_op else "prior_visits_completed"
     if item.treatment != "medication":
         prior = ff.find(key, item)
-        if prior.status == "present" and (prior.value is None or float(prior.value) > 0):
+        # a count of therapy visits ("Visits to date: 12 of 12") is not a count of injections: for an injection, the
+        # count's sentence must name one
+        mine = ff.treatment_pattern(item)
+        of_this = not (item.category == "injections" and mine and not any(mine.search(e.quote) for e in prior.evidence))
+        if of_this and prior.status == "present" and (prior.value is None or float(prior.value) > 0):
             return Fact(name="treatment_phase", status="present", value="continuation", evidence=prior.evidence,
                         note="prior visits of this treatment are documented")
     else:

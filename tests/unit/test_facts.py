@@ -376,3 +376,13 @@ def test_a_denials_reasons_are_not_evidence_when_the_reviewer_is_not_named():
     text = ("She has not had physical therapy or an injection. UR dated 01/13/2021 non-certified the MRI. It also non-certified "
             "the therapy, stating that \"the number of prior PT visits is unknown.\"")
     assert read(text, "treatment_phase", "Physical therapy 6 visits right shoulder").value == "initial"
+
+
+def test_a_count_of_therapy_visits_does_not_make_an_injection_a_repeat():
+    """Session 17 walkthrough: "She completed physical therapy, Visits to date: 12 of 12" made a first transforaminal
+    epidural a repeat, judged on the response to a previous injection the records never mention."""
+    text = ("She completed physical therapy, Visits to date: 12 of 12, and a home exercise program without lasting change. "
+            "Plan: request transforaminal epidural steroid injection left L4-L5.")
+    assert read(text, "treatment_phase", "Transforaminal epidural steroid injection left L4-L5 and L5-S1").value == "initial"
+    assert read("Prior TFESI at L4-L5 on 3/2023 gave 60% relief for 8 weeks.", "treatment_phase",
+                "Transforaminal epidural steroid injection left L4-L5").value == "continuation"
