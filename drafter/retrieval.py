@@ -146,16 +146,14 @@ class Lexicon:
         # the longest term names the request: "epidural steroid injection" inside "cervical epidural steroid injection"
         # does not also name the low back chapter. Only where the two name different topics in force: "Norco" inside
         # "Norco 10/325" still names every topic it lists, as the longer term agrees on one of them.
-        live = {c: {tid for tid in self.terms[t] if in_force is None or in_force(tid)} for t, c, _ in found}
-        found = [(t, c, st) for t, c, st in found if live[c]]
+        live = {t: {tid for tid in self.terms[t] if in_force is None or in_force(tid)} for t, _, _ in found}
+        found = [(t, c, st) for t, c, st in found if live[t]]
         best: dict[str, LexiconMatch] = {}
         for term, core, strength in found:
-            if any(core != other and _within(core.split(), other.split()) and not live[core] & live[other]
-                   for _, other, _ in found):
+            if any(core != other and _within(core.split(), other.split()) and not live[term] & live[longer]
+                   for longer, other, _ in found):
                 continue
-            for tid in sorted(self.terms[term]):  # a set follows the hash seed; sorted, ties resolve alike in every process
-                if in_force is not None and not in_force(tid):
-                    continue
+            for tid in sorted(live[term]):  # a set follows the hash seed; sorted, ties resolve alike in every process
                 if tid not in best or best[tid].strength < strength:
                     best[tid] = LexiconMatch(tid, term, strength)
         return sorted(best.values(), key=lambda m: -m.strength)
